@@ -1,0 +1,21 @@
+"""Generic dependency-injection machinery used by the composition root."""
+
+from __future__ import annotations
+
+from seqkit.runtime.container import DependencyContainer, DependencyResolver, Factory
+from seqkit.runtime.errors import (
+    DependencyCycleError,
+    DependencyError,
+    DependencyFactoryError,
+    DependencyNotFoundError,
+)
+
+__all__ = [
+    "DependencyContainer",
+    "DependencyCycleError",
+    "DependencyError",
+    "DependencyFactoryError",
+    "DependencyNotFoundError",
+    "DependencyResolver",
+    "Factory",
+]
