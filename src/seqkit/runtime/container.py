@@ -106,7 +106,7 @@ class DependencyContainer(DependencyResolver):
     def resolve_all(self, kind: type[T]) -> list[tuple[str, T]]:
         with self._lock:
             keyed = [(k, r) for k, r in self._registrations.get(kind, {}).items() if k is not None]
-        return [(cast(str, k), self._build(kind, k, r)) for k, r in keyed]
+        return [(k, self._build(kind, k, r)) for k, r in keyed]
 
     def _find(self, kind: type[object], key: str | None) -> _Registration | None:
         with self._lock:
