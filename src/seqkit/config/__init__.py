@@ -1,0 +1,1 @@
+"""Configuration: safe YAML loading, dataclass <-> YAML structuring, overrides, presets."""
