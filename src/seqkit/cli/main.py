@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from seqkit.cli.command import CliCommand, CliGroup
 from seqkit.errors import SeqkitError
+from seqkit.runtime import DependencyResolver
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -77,17 +78,21 @@ def _configure_logging(verbose: int, quiet: int) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``seqkit`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+def main(argv: Sequence[str] | None = None, *, container: DependencyResolver | None = None) -> int:
+    """Run ``seqkit`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit status.
+
+    ``container`` defaults to the one :func:`seqkit.setup` builds; tests pass their own.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     # Flags that shape logging and error display are read before setup() runs extensions.
     early, _ = _global_parser(add_help=False).parse_known_args(argv)
     _configure_logging(early.verbose, early.quiet)
     debug: bool = early.debug
     try:
-        import seqkit
+        if container is None:
+            import seqkit
 
-        container = seqkit.setup()
+            container = seqkit.setup()
         groups = [group for _, group in container.resolve_all(CliGroup)]
         commands = [command for _, command in container.resolve_all(CliCommand)]
         parser = build_parser(groups, commands)
