@@ -1,0 +1,116 @@
+"""Optimizers built from config: AdamW and SGD (torch's implementations)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Final
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from seqkit.optim.config_dict import config_from_dict
+from seqkit.optim.errors import OptimConfigError
+
+
+@dataclass(kw_only=True)
+class AdamWConfig:
+    """Decoupled weight-decay Adam (Loshchilov & Hutter, 2019)."""
+
+    name: ClassVar[str] = "adamw"
+
+    lr: float = 3e-4
+    """Peak learning rate; schedulers scale it."""
+
+    betas: tuple[float, float] = (0.9, 0.95)
+    """Decay rates of the first and second moment estimates."""
+
+    eps: float = 1e-8
+    """Added to the denominator for numerical stability."""
+
+    weight_decay: float = 0.1
+    """Decoupled weight decay coefficient."""
+
+    def __post_init__(self) -> None:
+        _check_lr(self.lr)
+        if not all(0.0 <= b < 1.0 for b in self.betas) or len(self.betas) != 2:
+            raise OptimConfigError(
+                f"optimizer.betas must be two numbers in [0, 1), got {self.betas!r}.",
+                field="betas",
+            )
+        if self.weight_decay < 0.0:
+            raise OptimConfigError(
+                f"optimizer.weight_decay must be >= 0, got {self.weight_decay}.",
+                field="weight_decay",
+            )
+
+
+@dataclass(kw_only=True)
+class SGDConfig:
+    """Stochastic gradient descent with optional (Nesterov) momentum."""
+
+    name: ClassVar[str] = "sgd"
+
+    lr: float = 0.1
+    """Peak learning rate; schedulers scale it."""
+
+    momentum: float = 0.0
+    """Momentum factor; 0 disables momentum."""
+
+    nesterov: bool = False
+    """Use Nesterov momentum (needs momentum > 0)."""
+
+    weight_decay: float = 0.0
+    """L2 penalty coefficient."""
+
+    def __post_init__(self) -> None:
+        _check_lr(self.lr)
+        if self.nesterov and self.momentum <= 0.0:
+            raise OptimConfigError(
+                "optimizer.nesterov needs optimizer.momentum > 0; set momentum (e.g. 0.9) "
+                "or nesterov: false.",
+                field="nesterov",
+            )
+
+
+OptimizerConfig = AdamWConfig | SGDConfig
+
+OPTIMIZER_CONFIGS: Final[Mapping[str, type[OptimizerConfig]]] = {
+    AdamWConfig.name: AdamWConfig,
+    SGDConfig.name: SGDConfig,
+}
+"""Registry keys usable as ``optimizer: {name: ...}`` in YAML."""
+
+
+def _check_lr(lr: float) -> None:
+    if not lr > 0.0:
+        raise OptimConfigError(f"optimizer.lr must be > 0, got {lr}.", field="lr")
+
+
+def optimizer_config_from_dict(data: Mapping[str, object]) -> OptimizerConfig:
+    """Build an optimizer config from ``{name: adamw, lr: ...}`` (did-you-mean on typos)."""
+    return config_from_dict(data, OPTIMIZER_CONFIGS, "optimizer")
+
+
+def create_optimizer(
+    config: OptimizerConfig, params: Iterable[Tensor] | Iterable[dict[str, object]]
+) -> Optimizer:
+    """Create the torch optimizer that ``config`` describes over ``params``."""
+    if isinstance(config, AdamWConfig):
+        return torch.optim.AdamW(
+            params,
+            lr=config.lr,
+            betas=config.betas,
+            eps=config.eps,
+            weight_decay=config.weight_decay,
+        )
+    if isinstance(config, SGDConfig):
+        return torch.optim.SGD(
+            params,
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+        )
+    raise OptimConfigError(f"Unsupported optimizer config {type(config).__name__}.")
