@@ -1,0 +1,120 @@
+"""Shared plumbing of the generators: prompt batching and cached model calls."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+import torch
+from torch import Tensor
+from torch.nn import Module
+
+from seqkit.generation.errors import GenerationError
+from seqkit.nn.batch_layout import BatchLayout
+from seqkit.nn.incremental_state import IncrementalStateBag
+
+
+class EncoderDecoderModel(Protocol):
+    """The encoder-decoder half of the model contract (see ``docs/architecture.md``)."""
+
+    def encode(self, seqs: Tensor, layout: BatchLayout | None) -> tuple[Tensor, BatchLayout | None]:
+        """Encode ``seqs [B, S]``; return the encoder output and its layout."""
+        ...
+
+    def decode(
+        self,
+        seqs: Tensor,
+        layout: BatchLayout | None,
+        enc_out: Tensor,
+        enc_layout: BatchLayout | None,
+        *,
+        state_bag: IncrementalStateBag | None = None,
+    ) -> Tensor:
+        """Decode ``seqs [B, T]`` against the encoder output; return logits ``[B, T, V]``."""
+        ...
+
+
+def as_encoder_decoder(model: Module) -> EncoderDecoderModel | None:
+    """``model`` typed as an encoder-decoder model, or ``None`` if it is decoder-only."""
+    if hasattr(model, "encode") and hasattr(model, "decode"):
+        return cast(EncoderDecoderModel, model)
+    return None
+
+
+def pad_right(seqs: Sequence[Tensor], *, pad_idx: int, total_len: int | None = None) -> Tensor:
+    """Stack 1-D sequences into ``[B, total_len]``, right-padded with ``pad_idx``."""
+    lens = [int(s.numel()) for s in seqs]
+    width = max(lens) if total_len is None else total_len
+    device = seqs[0].device
+    out = torch.full((len(seqs), width), pad_idx, dtype=torch.long, device=device)
+    for row, seq in enumerate(seqs):
+        out[row, : lens[row]] = seq
+    return out
+
+
+def check_prompts(prompts: Sequence[Tensor], what: str = "prompt") -> list[int]:
+    """Return the prompt lengths; raise if the batch is empty or a prompt is not 1-D."""
+    if len(prompts) == 0:
+        raise GenerationError(f"generate() needs at least one {what}, got an empty list.")
+    lens = []
+    for i, prompt in enumerate(prompts):
+        if prompt.dim() != 1 or prompt.numel() == 0:
+            raise GenerationError(
+                f"{what} {i} must be a non-empty 1-D LongTensor of token ids, got shape "
+                f"{tuple(prompt.shape)}; a decoder-only prompt needs at least BOS."
+            )
+        lens.append(int(prompt.numel()))
+    return lens
+
+
+class CachedDecoder:
+    """Calls a decoder-only or encoder-decoder model one chunk at a time with a KV cache.
+
+    For an encoder-decoder model the sources are encoded once here; each row of the
+    decoder batch reads the encoder output of ``sources[row]``.
+    """
+
+    def __init__(
+        self,
+        model: Module,
+        *,
+        max_num_steps: int,
+        sources: Sequence[Tensor] | None,
+        pad_idx: int,
+    ) -> None:
+        self.model = model
+        self.state_bag = IncrementalStateBag(max_num_steps)
+        self._enc_out: Tensor | None = None
+        self._enc_layout: BatchLayout | None = None
+        self._enc_dec = as_encoder_decoder(model)
+        if self._enc_dec is not None:
+            if sources is None:
+                raise GenerationError(
+                    f"{type(model).__name__} is an encoder-decoder model: pass sources= "
+                    "(the source token ids) to generate()."
+                )
+            src_lens = check_prompts(sources, "source")
+            src = pad_right(sources, pad_idx=pad_idx)
+            src_layout = BatchLayout(torch.tensor(src_lens, device=src.device))
+            self._enc_out, self._enc_layout = self._enc_dec.encode(src, src_layout)
+        elif sources is not None:
+            raise GenerationError(
+                f"{type(model).__name__} is a decoder-only model: sources= is only for "
+                "encoder-decoder models; put the whole context in the prompt."
+            )
+
+    def __call__(self, seqs: Tensor) -> Tensor:
+        """Run ``seqs [B, S]`` at the next ``S`` positions; return float logits ``[B, S, V]``."""
+        if self._enc_dec is None or self._enc_out is None:
+            logits = self.model(seqs, None, state_bag=self.state_bag)
+        else:
+            logits = self._enc_dec.decode(
+                seqs, None, self._enc_out, self._enc_layout, state_bag=self.state_bag
+            )
+        self.state_bag.increment_step_nr(seqs.size(1))
+        assert isinstance(logits, Tensor)
+        return logits
+
+    def reorder(self, new_order: Tensor) -> None:
+        """Make row ``i`` of the cache continue row ``new_order[i]`` (beam search)."""
+        self.state_bag.reorder(new_order)
