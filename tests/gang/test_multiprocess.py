@@ -1,0 +1,52 @@
+"""Real multi-process worlds over Gloo on loopback (no mocks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.gang import workers
+from tests.gang.world import free_port, run_world
+
+pytestmark = pytest.mark.distributed
+
+
+def test_four_ranks_collectives_subgangs_and_tensor_parallel(tmp_path: Path) -> None:
+    results = run_world(workers.world_four, 4, tmp_path)
+    assert [r["in_sub"] for r in results] == [False, True, False, True]
+    for rank in (1, 3):
+        assert results[rank]["sub_broadcast"] == 3.0
+        assert results[rank]["sub_sum"] == 4.0
+    assert results[1]["inner"] is None
+    assert results[3]["inner"] == [0, 1]
+    assert [r["tp"] for r in results] == [[0, 1], [0, 1], [2, 3], [2, 3]]
+    assert [r["dp"] for r in results] == [[0, 2], [1, 3], [0, 2], [1, 3]]
+    assert all(r["local_q_rows"] == 4 for r in results)
+    assert results[0]["replaced"] == list(workers.TINY_PLAN)
+
+
+def test_two_ranks_from_slurm_ddp_fsdp_and_state_dicts(tmp_path: Path) -> None:
+    port = free_port()
+    while port < 20000:  # the SLURM path derives the port from the job id (20000 + id)
+        port = free_port()
+    results = run_world(workers.world_two, 2, tmp_path, port=port)
+    assert [(r["rank"], r["size"]) for r in results] == [(0, 2), (1, 2)]
+    for r in results:
+        assert r["ddp_diff"] < 1e-5
+        assert r["fsdp_diff"] < 1e-5
+        assert r["shard_rows"] == 8  # 16 rows of the first Linear, split over 2 ranks
+        assert r["bf16_dtype"] == "torch.bfloat16"
+        assert r["bf16_err"] < 5e-2
+    assert [r["rank0_only_empty"] for r in results] == [False, True]
+
+
+def test_stuck_and_dead_ranks_fail_the_others_with_a_clear_error(tmp_path: Path) -> None:
+    results = run_world(workers.world_failing, 3, tmp_path, silent_ranks={2})
+    errors = results[0]["errors"]
+    assert set(errors) == {"stuck", "dead"}
+    for error in errors.values():
+        assert error["operation"] == "all_reduce"
+        assert error["rank"] == 0
+        assert "`all_reduce` failed on rank 0 of 2" in error["message"]
+    assert f"timed out after {workers.FAIL_TIMEOUT_S} s" in errors["stuck"]["message"]

@@ -1,0 +1,332 @@
+"""Per-rank bodies of the multi-process tests (importable, so spawned processes find them).
+
+Each returns a JSON-able dict of observations that the test then checks; assertions inside
+a worker fail that rank, and the parent reports its traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqkit.gang import (
+    FakeGang,
+    FsdpConfig,
+    GangError,
+    ProcessGroupGang,
+    ReduceOperation,
+    ShardKind,
+    get_consolidated_state_dict,
+    get_sharded_state_dict,
+    load_consolidated_state_dict,
+    load_sharded_state_dict,
+    setup_gangs,
+    shard_modules,
+    to_ddp,
+    to_fsdp,
+)
+from seqkit.gang.gang import Gang
+from seqkit.gang.tensor_parallel import RowShardedLinear
+
+
+def _raises(exc: type[BaseException], fn: Any) -> str:
+    try:
+        fn()
+    except exc as ex:
+        return str(ex)
+    raise AssertionError(f"expected {exc.__name__}")
+
+
+def check_collectives(gang: Gang) -> None:
+    """Every collective of ``gang`` against values computed by hand."""
+    n, r = gang.size, gang.rank
+    base = torch.tensor([r + 1.0, 2.0 * (r + 1)])
+    expected = {
+        ReduceOperation.SUM: [n * (n + 1) / 2, n * (n + 1)],
+        ReduceOperation.MEAN: [(n + 1) / 2, n + 1.0],
+        ReduceOperation.MAX: [n, 2.0 * n],
+        ReduceOperation.MIN: [1.0, 2.0],
+    }
+    for op, want in expected.items():
+        t = base.clone()
+        gang.all_reduce(t, op)
+        assert t.tolist() == want, (op, t.tolist(), want)
+    ints = torch.tensor([r], dtype=torch.int64)
+    gang.all_reduce(ints, ReduceOperation.SUM)
+    assert ints.item() == n * (n - 1) // 2
+
+    out = torch.empty(2 * n, 3)
+    gang.all_gather(out, torch.full((2, 3), float(r)))
+    assert out[:, 0].tolist() == [float(i // 2) for i in range(2 * n)]
+
+    outs = [torch.empty(3, dtype=torch.int64) for _ in range(n)]
+    gang.all_gather_to_list(outs, torch.arange(3) + 10 * r)
+    assert [o.tolist() for o in outs] == [[10 * i, 10 * i + 1, 10 * i + 2] for i in range(n)]
+
+    t = torch.tensor([float(r)])
+    gang.broadcast(t, source_rank=n - 1)
+    assert t.item() == n - 1
+
+    objs: list[object] = [{"from": r}, f"rank{r}"] if r == 1 % n else [None, None]
+    gang.broadcast_objects(objs, source_rank=1 % n)
+    assert objs == [{"from": 1 % n}, f"rank{1 % n}"], objs
+    gang.barrier()
+
+    # Misuse fails on the calling rank before any communication (so nobody hangs).
+    _raises(ValueError, lambda: gang.all_gather(torch.empty(1, 3), torch.empty(2, 3)))
+    _raises(ValueError, lambda: gang.broadcast(torch.empty(1), source_rank=n))
+    _raises(ValueError, lambda: gang.create_gang([0, 0]))
+    _raises(TypeError, lambda: gang.all_reduce(torch.tensor([1]), ReduceOperation.MEAN))
+
+
+class TinyBlock(nn.Module):
+    """A one-layer transformer LM (attention + SwiGLU + vocab projection)."""
+
+    def __init__(self, vocab: int = 16, dim: int = 8, heads: int = 4, ffn: int = 12) -> None:
+        super().__init__()
+        self.head_dim = dim // heads
+        self.embed = nn.Embedding(vocab, dim, padding_idx=0)
+        self.q, self.k, self.v = (nn.Linear(dim, dim, bias=False) for _ in range(3))
+        self.o = nn.Linear(dim, dim)
+        self.gate, self.inner = nn.Linear(dim, ffn), nn.Linear(dim, ffn)
+        self.out = nn.Linear(ffn, dim)
+        self.proj = nn.Linear(dim, vocab, bias=False)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.embed(ids)
+        b, s, _ = x.shape
+        # -1 heads: under tensor parallelism each rank holds heads / tp_size of them.
+        q, k, v = (
+            p(x).view(b, s, -1, self.head_dim).transpose(1, 2) for p in (self.q, self.k, self.v)
+        )
+        a = (
+            F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            .transpose(1, 2)
+            .reshape(b, s, -1)
+        )
+        x = x + self.o(a)
+        x = x + self.out(F.silu(self.gate(x)) * self.inner(x))
+        return self.proj(x)
+
+
+TINY_PLAN = {
+    "embed": ShardKind.VOCAB,
+    "q": ShardKind.COLUMN,
+    "k": ShardKind.COLUMN,
+    "v": ShardKind.COLUMN,
+    "o": ShardKind.ROW,
+    "gate": ShardKind.COLUMN,
+    "inner": ShardKind.COLUMN,
+    "out": ShardKind.ROW,
+    "proj": ShardKind.COLUMN_GATHER,
+}
+
+
+def check_tensor_parallel(tp: Gang, root: Gang) -> dict[str, Any]:
+    """A TP-sharded TinyBlock gives the full block's logits and gradient slices."""
+    torch.manual_seed(0)
+    full = TinyBlock()
+    sharded = copy.deepcopy(full)
+    replaced = shard_modules(sharded, tp, TINY_PLAN)
+    ids = torch.randint(0, 16, (2, 5), generator=torch.Generator().manual_seed(tp.rank // 99))
+    ids[0, -1] = 0  # a pad token
+    want = full(ids)
+    got = sharded(ids)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    want.square().mean().backward()
+    got.square().mean().backward()
+    r, n = tp.rank, tp.size
+
+    def rows(t: torch.Tensor) -> torch.Tensor:
+        return t.chunk(n, 0)[r]
+
+    grads = {
+        "q": (sharded.q.weight.grad, rows(full.q.weight.grad)),
+        "gate.bias": (sharded.gate.bias.grad, rows(full.gate.bias.grad)),
+        "o": (sharded.o.weight.grad, full.o.weight.grad.chunk(n, 1)[r]),
+        "o.bias": (sharded.o.bias.grad, full.o.bias.grad),
+        "embed": (sharded.embed.weight.grad, rows(full.embed.weight.grad)),
+        "proj": (sharded.proj.weight.grad, rows(full.proj.weight.grad)),
+    }
+    for name, (g, w) in grads.items():
+        torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5, msg=name)
+    # Consolidation gathers the slices back into the full weights.
+    state = get_consolidated_state_dict(sharded, root, rank0_only=False)
+    assert state.keys() == full.state_dict().keys()
+    for key, value in full.state_dict().items():
+        torch.testing.assert_close(state[key], value)
+    other = TinyBlock()
+    shard_modules(other, tp, TINY_PLAN)
+    load_consolidated_state_dict(other, state)
+    torch.testing.assert_close(other(ids), want.detach(), atol=1e-5, rtol=1e-5)
+    # A row-sharded layer can also cut a replicated input itself.
+    lin = nn.Linear(6, 4)
+    torch.testing.assert_close(
+        RowShardedLinear.from_linear(lin, tp, scatter_input=True)(torch.ones(3, 6)),
+        lin(torch.ones(3, 6)),
+    )
+    return {"replaced": replaced, "local_q_rows": sharded.q.weight.shape[0]}
+
+
+def world_four(rank: int, size: int, port: int, out_dir: Path) -> dict[str, Any]:
+    """4 ranks from a faked torchrun environment: collectives, sub-gangs, TP gangs."""
+    env = {"RANK": str(rank), "WORLD_SIZE": str(size), "LOCAL_RANK": str(rank),
+           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}  # fmt: skip
+    gangs = setup_gangs(tp_size=2, device=torch.device("cpu"), timeout=60, env=env)
+    check_collectives(gangs.root)
+
+    # Sub-gang {1, 3}; then {3} inside it, which maps its rank 1 back to global rank 3.
+    sub = gangs.root.create_gang([1, 3])
+    result: dict[str, Any] = {"in_sub": sub is not None}
+    if sub is not None:
+        check_collectives(sub)
+        t = torch.tensor([float(rank)])
+        sub.broadcast(t, source_rank=1)
+        result["sub_broadcast"] = t.item()
+        t = torch.tensor([float(rank)])
+        sub.all_reduce(t, ReduceOperation.SUM)
+        result["sub_sum"] = t.item()
+        inner = sub.create_gang([1])
+        result["inner"] = None if inner is None else [inner.rank, inner.size]
+
+    for name, gang in (("tp", gangs.tp), ("dp", gangs.dp)):
+        members = [torch.empty(1, dtype=torch.int64) for _ in range(gang.size)]
+        gang.all_gather_to_list(members, torch.tensor([rank]))
+        result[name] = [int(m) for m in members]
+        check_collectives(gang)
+    result.update(check_tensor_parallel(gangs.tp, gangs.root))
+    gangs.root.barrier()
+    gangs.close()
+    return result
+
+
+def _mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
+
+
+def _batches(steps: int = 4, batch: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(steps, batch, 6, generator=g), torch.randint(
+        0, 3, (steps, batch), generator=g
+    )
+
+
+def _train(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor) -> None:
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    for x, y in zip(xs, ys, strict=True):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+
+def world_two(rank: int, size: int, port: int, out_dir: Path) -> dict[str, Any]:
+    """2 ranks from a faked SLURM environment: DDP and FSDP2 training equal the
+    single-process run on the global batch; state dicts round-trip."""
+    env = {
+        "SLURM_PROCID": str(rank),
+        "SLURM_NTASKS": str(size),
+        "SLURM_LOCALID": str(rank),
+        "SLURM_JOB_NODELIST": "localhost,node[2-3]",
+        "SLURM_JOB_ID": str(port - 20000),
+    }
+    gangs = setup_gangs(device=torch.device("cpu"), timeout=60, env=env)
+    assert isinstance(gangs.root, ProcessGroupGang)
+    assert isinstance(gangs.tp, FakeGang)
+    assert gangs.dp is gangs.root
+    result: dict[str, Any] = {"rank": gangs.root.rank, "size": gangs.root.size}
+    check_collectives(gangs.root)
+
+    xs, ys = _batches()
+    local = slice(rank * 4, (rank + 1) * 4)
+    torch.manual_seed(0)
+    reference = _mlp()
+    initial = copy.deepcopy(reference.state_dict())
+    _train(reference, xs, ys)
+
+    ddp_model = _mlp()
+    ddp_model.load_state_dict(initial)
+    ddp = to_ddp(ddp_model, gangs.dp)
+    _train(ddp, xs[:, local], ys[:, local])
+    result["ddp_diff"] = max(
+        (a - b).abs().max().item()
+        for a, b in zip(
+            ddp_model.state_dict().values(), reference.state_dict().values(), strict=True
+        )
+    )
+
+    def fsdp_mlp(config: FsdpConfig | None = None) -> nn.Module:
+        model = _mlp()
+        model.load_state_dict(initial)
+        return to_fsdp(model, gangs.dp, config, wrap=lambda _, m: isinstance(m, nn.Linear))
+
+    fsdp = fsdp_mlp()
+    _train(fsdp, xs[:, local], ys[:, local])
+    full = get_consolidated_state_dict(fsdp, gangs.root, rank0_only=False)
+    result["fsdp_diff"] = max(
+        (full[k] - v).abs().max().item() for k, v in reference.state_dict().items()
+    )
+    result["rank0_only_empty"] = get_consolidated_state_dict(fsdp, gangs.root) == {}
+    probe = torch.randn(5, 6, generator=torch.Generator().manual_seed(2))
+    want = fsdp(probe).detach()
+
+    shards = get_sharded_state_dict(fsdp)
+    result["shard_rows"] = shards["0.weight"].shape[0]
+    restored = fsdp_mlp()
+    load_sharded_state_dict(restored, shards)
+    torch.testing.assert_close(restored(probe), want)
+    restored = fsdp_mlp()
+    load_consolidated_state_dict(restored, full)
+    torch.testing.assert_close(restored(probe), want)
+    _raises(Exception, lambda: load_consolidated_state_dict(restored, {"nope": probe}))
+
+    mixed = fsdp_mlp(FsdpConfig(param_dtype=torch.bfloat16, reduce_dtype=torch.float32))
+    out = mixed(probe)
+    result["bf16_dtype"] = str(out.dtype)
+    result["bf16_err"] = (out.float() - _run_plain(initial, probe)).abs().max().item()
+    gangs.close()
+    return result
+
+
+def _run_plain(state: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    model = _mlp()
+    model.load_state_dict(state)
+    return model(x).detach()
+
+
+FAIL_TIMEOUT_S = 4
+
+
+def world_failing(rank: int, size: int, port: int, out_dir: Path) -> dict[str, Any]:
+    """Rank 1 hangs and rank 2 dies; rank 0 must fail with a clear error, not hang."""
+    root = ProcessGroupGang.create_default(
+        device=torch.device("cpu"),
+        timeout=timedelta(seconds=FAIL_TIMEOUT_S),
+        rank=rank,
+        size=size,
+        init_method=f"tcp://127.0.0.1:{port}",
+    )
+    stuck = root.create_gang([0, 1])
+    dead = root.create_gang([0, 2])
+    root.barrier()
+    if rank == 2:
+        os._exit(3)  # a crash: no result, no goodbye
+    if rank == 1:
+        time.sleep(3 * FAIL_TIMEOUT_S)  # alive, but never joins the collective
+        return {}
+    assert stuck is not None
+    assert dead is not None
+    errors = {}
+    for name, gang in (("stuck", stuck), ("dead", dead)):
+        try:
+            gang.all_reduce(torch.ones(1), ReduceOperation.SUM)
+        except GangError as ex:
+            errors[name] = {"message": str(ex), "operation": ex.operation, "rank": ex.rank}
+    return {"errors": errors}
