@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 
+@torch.no_grad()
 def full_logits(model: nn.Module, tokens: list[int], source: Tensor | None) -> Tensor:
     """Next-token log-probabilities after ``tokens``, recomputing the whole prefix."""
     seqs = torch.tensor([tokens])

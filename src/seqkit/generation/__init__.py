@@ -14,6 +14,9 @@ from seqkit.generation.sampler import Sampler as Sampler
 from seqkit.generation.sampler import TopKSampler as TopKSampler
 from seqkit.generation.sampler import TopPSampler as TopPSampler
 from seqkit.generation.sampling import SamplingGenerator as SamplingGenerator
+from seqkit.generation.scoring import ScoreOutput as ScoreOutput
+from seqkit.generation.scoring import SequenceScorer as SequenceScorer
+from seqkit.generation.scoring import perplexity as perplexity
 from seqkit.generation.step_processor import BannedTokenProcessor as BannedTokenProcessor
 from seqkit.generation.step_processor import ForcedTokenProcessor as ForcedTokenProcessor
 from seqkit.generation.step_processor import MinLengthProcessor as MinLengthProcessor
@@ -21,3 +24,5 @@ from seqkit.generation.step_processor import (
     RepetitionPenaltyProcessor as RepetitionPenaltyProcessor,
 )
 from seqkit.generation.step_processor import StepProcessor as StepProcessor
+from seqkit.generation.text_completer import TextCompleter as TextCompleter
+from seqkit.generation.text_translator import TextTranslator as TextTranslator

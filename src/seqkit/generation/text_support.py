@@ -1,0 +1,31 @@
+"""Checks shared by the text-level APIs."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import Module
+
+from seqkit.generation.errors import GenerationError
+from seqkit.generation.generator import SequenceGenerator
+from seqkit.text.vocabulary import VocabularyInfo
+
+
+def default_pad_idx(vocab: VocabularyInfo) -> int:
+    """The tokenizer's PAD id, or 0 (padding is never attended, any id will do)."""
+    return 0 if vocab.pad_idx is None else vocab.pad_idx
+
+
+def check_generator(generator: SequenceGenerator, vocab: VocabularyInfo) -> None:
+    """Raise if ``generator`` would stop on a different EOS than the tokenizer's."""
+    if generator.eos_idx != vocab.eos_idx:
+        raise GenerationError(
+            f"the generator stops at eos_idx={generator.eos_idx} but the tokenizer's EOS is "
+            f"{vocab.eos_idx}; build the generator with eos_idx=tokenizer.vocab_info.eos_idx."
+        )
+
+
+def device_of(model: Module) -> torch.device:
+    """The device of ``model``'s first parameter (CPU for a model without parameters)."""
+    for param in model.parameters():
+        return param.device
+    return torch.device("cpu")
