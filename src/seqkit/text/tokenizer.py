@@ -1,0 +1,221 @@
+"""The tokenizer interface: a :class:`TextTokenizer` makes encoders and decoders.
+
+Families implement only raw encoding (text to ids without special tokens) and raw
+decoding; this module adds the special tokens of each mode (see :mod:`seqkit.text.modes`),
+tensor conversion, and a flat NumPy form used by binarization.
+"""
+
+from __future__ import annotations
+
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import final
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import Tensor
+
+from seqkit.text.errors import EncodingModeError
+from seqkit.text.modes import Special, SpecialTokenLayout, resolve_layout
+from seqkit.text.vocabulary import VocabularyInfo
+
+
+@final
+@dataclass(frozen=True, kw_only=True)
+class FlatEncoding:
+    """A batch of encoded texts stored back to back, with the length of each."""
+
+    tokens: npt.NDArray[np.integer]
+    """All token ids of the batch, special tokens included."""
+
+    lengths: npt.NDArray[np.int64]
+    """Number of tokens of each text."""
+
+
+class TextTokenEncoder(ABC):
+    """Encodes text into token ids, adding the prefix and suffix ids of its mode."""
+
+    def __init__(
+        self,
+        *,
+        prefix_ids: Sequence[int] = (),
+        suffix_ids: Sequence[int] = (),
+        device: torch.device | None = None,
+    ) -> None:
+        self._prefix = list(prefix_ids)
+        self._suffix = list(suffix_ids)
+        self._device = device
+
+    @property
+    def prefix_ids(self) -> list[int]:
+        """Ids put before every encoded text."""
+        return list(self._prefix)
+
+    @property
+    def suffix_ids(self) -> list[int]:
+        """Ids put after every encoded text."""
+        return list(self._suffix)
+
+    @abstractmethod
+    def encode_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """Encode ``texts`` without special tokens; implementations use every core."""
+
+    def encode_ids(self, text: str) -> list[int]:
+        """Encode one text without special tokens."""
+        return self.encode_ids_batch([text])[0]
+
+    def __call__(self, text: str) -> Tensor:
+        """Encode ``text`` into a 1-D int64 tensor, special tokens included."""
+        ids = self._prefix + self.encode_ids(text) + self._suffix
+        return torch.tensor(ids, dtype=torch.int64, device=self._device)
+
+    def encode_batch(self, texts: Sequence[str]) -> list[Tensor]:
+        """Encode many texts at once (off the GIL where the family allows)."""
+        prefix, suffix, device = self._prefix, self._suffix, self._device
+        return [
+            torch.tensor(prefix + ids + suffix, dtype=torch.int64, device=device)
+            for ids in self.encode_ids_batch(texts)
+        ]
+
+    def encode_batch_flat(
+        self, texts: Sequence[str], *, dtype: npt.DTypeLike = np.int64
+    ) -> FlatEncoding:
+        """Encode ``texts`` into one flat array of ``dtype`` plus per-text lengths."""
+        return flatten(self.encode_ids_batch(texts), self._prefix, self._suffix, dtype=dtype)
+
+
+def flatten(
+    batch: Sequence[Sequence[int]],
+    prefix: Sequence[int],
+    suffix: Sequence[int],
+    *,
+    dtype: npt.DTypeLike = np.int64,
+) -> FlatEncoding:
+    """Concatenate ``prefix + ids + suffix`` of every row into one array (vectorized)."""
+    n = len(batch)
+    raw_lens = np.fromiter(map(len, batch), dtype=np.int64, count=n)
+    total_raw = int(raw_lens.sum())
+    raw = np.fromiter(itertools.chain.from_iterable(batch), dtype=dtype, count=total_raw)
+    p, s = len(prefix), len(suffix)
+    if p == 0 and s == 0:
+        return FlatEncoding(tokens=raw, lengths=raw_lens)
+    lengths = raw_lens + (p + s)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    out = np.empty(int(ends[-1]) if n else 0, dtype=dtype)
+    body = np.ones(out.shape[0], dtype=bool)
+    for k, token in enumerate(prefix):
+        out[starts + k] = token
+        body[starts + k] = False
+    for k, token in enumerate(suffix):
+        out[ends - s + k] = token
+        body[ends - s + k] = False
+    out[body] = raw
+    return FlatEncoding(tokens=out, lengths=lengths)
+
+
+class TextTokenDecoder(ABC):
+    """Decodes token ids into text, dropping special ids (BOS, EOS, PAD, language tokens)."""
+
+    def __init__(self, *, skip_ids: frozenset[int] = frozenset()) -> None:
+        self._skip = skip_ids
+
+    @abstractmethod
+    def decode_ids_batch(self, batch: Sequence[Sequence[int]]) -> list[str]:
+        """Decode rows of ids that contain no special ids."""
+
+    def __call__(self, ids: Tensor | Sequence[int]) -> str:
+        """Decode one sequence of ids (a 1-D tensor or a list)."""
+        return self.decode_batch([ids])[0]
+
+    def decode_batch(self, batch: Sequence[Tensor | Sequence[int]]) -> list[str]:
+        """Decode many sequences at once."""
+        rows: list[list[int]] = []
+        for ids in batch:
+            values = ids.tolist() if isinstance(ids, Tensor) else list(ids)
+            if self._skip:
+                values = [i for i in values if i not in self._skip]
+            rows.append(values)
+        return self.decode_ids_batch(rows)
+
+
+class TextTokenizer(ABC):
+    """A tokenizer family instance; see :mod:`seqkit.text.modes` for the encoding modes."""
+
+    family: str = ""
+    """The name of the family this tokenizer belongs to (``"sentencepiece"``...)."""
+
+    @property
+    @abstractmethod
+    def vocab_info(self) -> VocabularyInfo:
+        """Size and special-token indices of the vocabulary."""
+
+    @abstractmethod
+    def token_to_index(self, token: str) -> int | None:
+        """The id of ``token`` when it is a single symbol of the vocabulary, else ``None``."""
+
+    @abstractmethod
+    def index_to_token(self, idx: int) -> str:
+        """The symbol of id ``idx``."""
+
+    @abstractmethod
+    def create_encoder(
+        self,
+        *,
+        task: str | None = None,
+        lang: str | None = None,
+        mode: str | None = None,
+        device: torch.device | None = None,
+    ) -> TextTokenEncoder:
+        """Create an encoder for ``task``/``lang``/``mode`` producing tensors on ``device``."""
+
+    @abstractmethod
+    def create_decoder(self, *, skip_special_tokens: bool = True) -> TextTokenDecoder:
+        """Create a decoder; by default it drops BOS, EOS, PAD and language tokens."""
+
+    def special_ids(self, layout: SpecialTokenLayout) -> tuple[list[int], list[int]]:
+        """Map a layout's symbols to ids; raise naming the missing token and the fix."""
+        return self._ids_of(layout.prefix, layout), self._ids_of(layout.suffix, layout)
+
+    def resolve_special_ids(
+        self, *, task: str | None, lang: str | None, mode: str | None
+    ) -> tuple[list[int], list[int]]:
+        """Shorthand for :func:`resolve_layout` followed by :meth:`special_ids`."""
+        return self.special_ids(resolve_layout(task=task, lang=lang, mode=mode))
+
+    def skip_ids(self) -> frozenset[int]:
+        """Ids a decoder drops by default: BOS, EOS, PAD and language tokens ``__xx__``."""
+        info = self.vocab_info
+        ids = {i for i in (info.bos_idx, info.eos_idx, info.pad_idx) if i is not None}
+        ids.update(self.language_token_ids())
+        return frozenset(ids)
+
+    def language_token_ids(self) -> list[int]:
+        """Ids of the vocabulary's language tokens (symbols shaped ``__xx__``)."""
+        return []
+
+    def _ids_of(self, symbols: tuple[Special | str, ...], layout: SpecialTokenLayout) -> list[int]:
+        info = self.vocab_info
+        ids: list[int] = []
+        for symbol in symbols:
+            if symbol is Special.BOS or symbol is Special.EOS:
+                idx = info.bos_idx if symbol is Special.BOS else info.eos_idx
+                if idx is None:
+                    raise EncodingModeError(
+                        f"Mode {layout.mode!r} needs {symbol.value}, but this {self.family} "
+                        "vocabulary has none; use a mode without it or a tokenizer that has it."
+                    )
+                ids.append(idx)
+                continue
+            found = self.token_to_index(symbol)
+            if found is None or found == info.unk_idx:
+                raise EncodingModeError(
+                    f"Language token {symbol!r} is not a symbol of this {self.family} "
+                    "vocabulary; train the tokenizer with it (`seqkit text train-tokenizer "
+                    f"--lang {symbol.strip('_')}`) or drop lang=."
+                )
+            ids.append(found)
+        return ids
