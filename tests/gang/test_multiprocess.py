@@ -12,7 +12,7 @@ from tests.gang.world import free_port, run_world
 pytestmark = pytest.mark.distributed
 
 
-def test_four_ranks_collectives_subgangs_and_tensor_parallel(tmp_path: Path) -> None:
+def test_four_ranks_collectives_subgangs_tensor_parallel_and_llama(tmp_path: Path) -> None:
     results = run_world(workers.world_four, 4, tmp_path)
     assert [r["in_sub"] for r in results] == [False, True, False, True]
     for rank in (1, 3):
@@ -24,6 +24,7 @@ def test_four_ranks_collectives_subgangs_and_tensor_parallel(tmp_path: Path) -> 
     assert [r["dp"] for r in results] == [[0, 2], [1, 3], [0, 2], [1, 3]]
     assert all(r["local_q_rows"] == 4 for r in results)
     assert results[0]["replaced"] == list(workers.TINY_PLAN)
+    assert all(len(r["llama"]) == 2 for r in results)  # llama tp_size=2 equals tp_size=1
 
 
 def test_two_ranks_from_slurm_ddp_fsdp_and_state_dicts(tmp_path: Path) -> None:

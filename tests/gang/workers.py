@@ -203,6 +203,7 @@ def world_four(rank: int, size: int, port: int, out_dir: Path) -> dict[str, Any]
         result[name] = [int(m) for m in members]
         check_collectives(gang)
     result.update(check_tensor_parallel(gangs.tp, gangs.root))
+    result.update(check_llama_tensor_parallel(gangs.tp, gangs.root))
     gangs.root.barrier()
     gangs.close()
     return result
@@ -330,3 +331,44 @@ def world_failing(rank: int, size: int, port: int, out_dir: Path) -> dict[str, A
         except GangError as ex:
             errors[name] = {"message": str(ex), "operation": ex.operation, "rank": ex.rank}
     return {"errors": errors}
+
+
+def check_llama_tensor_parallel(tp: Gang, root: Gang) -> dict[str, Any]:
+    """Llama sharded over ``tp`` gives the tp_size=1 logits, with padding and a KV cache."""
+    from seqkit.models.llama.config import LlamaConfig
+    from seqkit.models.llama.factory import create_llama_model
+    from seqkit.models.llama.sharder import shard_llama_model
+    from seqkit.nn import BatchLayout, IncrementalStateBag
+
+    checked = []
+    for tie, bias in ((False, False), (True, True)):
+        config = LlamaConfig(
+            model_dim=32, num_layers=2, num_attn_heads=4, num_key_value_heads=2,
+            ffn_inner_dim=48, vocab_size=64, max_seq_len=32, rope_theta=10000.0,
+            tie_embeddings=tie, qkv_bias=bias,
+        )  # fmt: skip
+        torch.manual_seed(0)
+        full = create_llama_model(config).eval()
+        sharded = shard_llama_model(copy.deepcopy(full), tp)
+        assert sharded.decoder.layers[0].self_attn.k_proj.weight.shape[0] == 8 * 2 // tp.size
+        seqs = torch.randint(1, 64, (2, 6), generator=torch.Generator().manual_seed(3))
+        layout = BatchLayout(seq_lens=torch.tensor([6, 4]))
+        with torch.no_grad():
+            torch.testing.assert_close(
+                sharded(seqs, layout), full(seqs, layout), atol=1e-5, rtol=1e-5
+            )
+            for model in (full, sharded):
+                bag = IncrementalStateBag(max_num_steps=8)
+                first = model(seqs[:, :3], state_bag=bag)
+                bag.increment_step_nr(3)
+                second = model(seqs[:, 3:4], state_bag=bag)
+                if model is full:
+                    want = (first, second)
+            torch.testing.assert_close((first, second), want, atol=1e-5, rtol=1e-5)
+        state = get_consolidated_state_dict(sharded, root, rank0_only=False)
+        for key, value in full.state_dict().items():
+            torch.testing.assert_close(state[key], value, msg=key)
+        if tie:
+            assert sharded.final_proj.weight is sharded.embed.weight
+        checked.append({"tie": tie, "bias": bias})
+    return {"llama": checked}

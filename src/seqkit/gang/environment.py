@@ -94,10 +94,15 @@ def read_world_info(env: Mapping[str, str]) -> WorldInfo | None:
 
 def first_hostname(nodelist: str) -> str:
     """The first host of a SLURM node list such as ``gpu[003-005,9],login1`` (``gpu003``)."""
-    first = re.match(r"[^,\[]*(\[[^\]]*\][^,\[]*)*", nodelist.strip())
-    text = first.group(0) if first else ""
+    depth, end = 0, len(nodelist)
+    for i, char in enumerate(nodelist):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            end = i
+            break
+    text = nodelist[:end].strip()
     # Each bracket holds ranges or single numbers; the first host takes the first of each.
-    host = re.sub(r"\[([^\]\-,]*)[^\]]*\]", r"\1", text)
+    host = re.sub(r"\[([^\]\-,\[]*)[^\]\[]*\]", r"\1", text)
     if not host or "[" in host or "]" in host:
         raise GangSetupError(
             f"The SLURM node list {nodelist!r} cannot be parsed; export MASTER_ADDR with the "
