@@ -1,0 +1,446 @@
+"""The training loop."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, Protocol
+
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+from tqdm import tqdm
+
+from seqkit.checkpoint import CheckpointManager, CheckpointState, LoadedCheckpoint
+from seqkit.gang import FakeGang, Gang, ReduceOperation
+from seqkit.metrics import LossMeter, MetricRecorder, perplexity, record_all
+from seqkit.trainer.config import DTYPES, TrainerConfig
+from seqkit.trainer.early_stopping import EarlyStopper
+from seqkit.trainer.errors import NonFiniteError, TrainerError
+from seqkit.trainer.rng import capture_rng_state, restore_rng_state, seed_everything
+from seqkit.trainer.signals import GracefulStop
+from seqkit.trainer.units import BatchT, DataReader, EvalUnit, GlobalPositionReader, TrainUnit
+
+log = logging.getLogger(__name__)
+
+StopReason = Literal["max_steps", "max_epochs", "wall_time", "signal", "early_stopping"]
+
+
+@dataclass(kw_only=True)
+class TrainSummary:
+    """How a :meth:`Trainer.run` ended."""
+
+    step: int
+    """Optimizer steps completed (including those before a resume)."""
+
+    epoch: int
+    """Completed passes over the data."""
+
+    stop_reason: StopReason
+    """Why training stopped."""
+
+    num_skipped_steps: int
+    """Steps skipped because of a non-finite loss or gradient norm."""
+
+    resumed_from: int | None
+    """Step of the checkpoint the run resumed from."""
+
+    corrupt_checkpoints: list[str] = field(default_factory=list)
+    """Checkpoints found corrupt on resume (each with its reason)."""
+
+    last_metrics: dict[str, float] = field(default_factory=dict)
+    """The last recorded training metrics."""
+
+    valid_metrics: dict[str, float] = field(default_factory=dict)
+    """The last validation metrics."""
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The module under a DDP/FSDP-style wrapper (one exposing ``.module``)."""
+    inner = getattr(model, "module", None)
+    return inner if isinstance(inner, nn.Module) else model
+
+
+class Trainer(Generic[BatchT]):
+    """Drives a :class:`TrainUnit` over a data reader; see ``docs/trainer.md``.
+
+    :param gang: the data-parallel gang; the model must already synchronize gradients
+        across it (a DDP/FSDP wrapper). Defaults to a one-process ``FakeGang``.
+    """
+
+    def __init__(
+        self,
+        config: TrainerConfig,
+        unit: TrainUnit[BatchT],
+        reader: DataReader[BatchT],
+        optimizer: Optimizer,
+        *,
+        lr_scheduler: LRScheduler | None = None,
+        gang: Gang | None = None,
+        checkpoint_manager: CheckpointManager | None = None,
+        recorders: Sequence[MetricRecorder] = (),
+        valid_unit: EvalUnit[BatchT] | None = None,
+        valid_reader: DataReader[BatchT] | None = None,
+    ) -> None:
+        if config.validate_every_n_steps is not None and (valid_unit is None or not valid_reader):
+            raise TrainerError(
+                "trainer.validate_every_n_steps is set but no valid_unit/valid_reader was given."
+            )
+        self.config = config
+        self.unit = unit
+        self.reader = reader
+        self.optimizer = optimizer
+        self.lr_scheduler = lr_scheduler
+        self.gang = gang or FakeGang()
+        self.checkpoint_manager = checkpoint_manager
+        self.recorders = list(recorders) if self.gang.rank == 0 else []
+        self.valid_unit = valid_unit
+        self.valid_reader = valid_reader
+        self._dtype = DTYPES[config.dtype]
+        self.grad_scaler = (
+            torch.amp.GradScaler(self.gang.device.type) if config.dtype == "float16" else None
+        )
+        self.early_stopper = (
+            EarlyStopper(config.early_stopping) if config.early_stopping is not None else None
+        )
+        self.step = 0
+        self.epoch = 0
+        self.num_skipped_steps = 0
+        self._consecutive_nonfinite = 0
+        self._elapsed_before = 0.0
+        self._valid_metrics: dict[str, float] = {}
+        self._last_metrics: dict[str, float] = {}
+        self._iterator: Iterator[BatchT] | None = None
+        self._step_lr = 0.0
+        self._params = [p for p in unwrap_model(unit.model).parameters() if p.requires_grad]
+
+    # ----------------------------------------------------------------- the loop
+    def run(self) -> TrainSummary:
+        """Train until a stop condition; checkpoints (if configured) and returns a summary."""
+        if self.config.deterministic:
+            torch.use_deterministic_algorithms(True)
+        resumed = self._resume()
+        if resumed is None:
+            seed_everything(self.config.seed + self.gang.rank)
+        started = time.perf_counter()
+        meter, window_time = LossMeter(), 0.0
+        stop_reason: StopReason | None = None
+        bar = tqdm(
+            total=self.config.max_num_steps,
+            initial=self.step,
+            disable=not self.config.progress_bar or self.gang.rank != 0,
+            dynamic_ncols=True,
+            desc="train",
+        )
+        with GracefulStop(self.config.handle_signals) as stop, self._profiler() as profiler:
+            while stop_reason is None:
+                if self.config.max_num_steps is not None and self.step >= self.config.max_num_steps:
+                    stop_reason = "max_steps"
+                    break
+                t0 = time.perf_counter()
+                wall = time.perf_counter() - started + self._elapsed_before
+                over_time = self.config.max_wall_time_s is not None and (
+                    wall >= self.config.max_wall_time_s
+                )
+                result = self._train_step(stop_flag=stop.requested or over_time)
+                if result is None:
+                    stop_reason = "max_epochs"
+                    break
+                loss_sum, num_targets, grad_norm, stop_requested = result
+                bar.update(1)
+                if profiler is not None:
+                    profiler.step()
+                if num_targets == 0.0:  # skipped non-finite step: nothing to record
+                    continue
+                meter.update(loss_sum, num_targets)
+                window_time += time.perf_counter() - t0
+                if self.step % self.config.publish_metrics_every_n_steps == 0:
+                    self._publish(meter, window_time, grad_norm, started)
+                    bar.set_postfix(loss=f"{self._last_metrics['loss']:.3f}", refresh=False)
+                    meter, window_time = LossMeter(), 0.0
+                if stop_requested:
+                    stop_reason = "signal" if stop.requested else "wall_time"
+                if self._due(self.config.validate_every_n_steps) and self._validate():
+                    stop_reason = stop_reason or "early_stopping"
+                if stop_reason is None and self._due(self.config.checkpoint_every_n_steps):
+                    self._checkpoint()
+        bar.close()
+        self._elapsed_before += time.perf_counter() - started
+        if (
+            self.valid_unit is not None
+            and self.config.validate_every_n_steps is not None
+            and not self._due(self.config.validate_every_n_steps)
+            and stop_reason in ("max_steps", "max_epochs")
+        ):
+            self._validate()
+        self._checkpoint()
+        return TrainSummary(
+            step=self.step,
+            epoch=self.epoch,
+            stop_reason=stop_reason,
+            num_skipped_steps=self.num_skipped_steps,
+            resumed_from=resumed,
+            corrupt_checkpoints=self._corrupt_checkpoints(),
+            last_metrics=dict(self._last_metrics),
+            valid_metrics=dict(self._valid_metrics),
+        )
+
+    def _due(self, every: int | None) -> bool:
+        return every is not None and self.step > 0 and self.step % every == 0
+
+    def _next_batch(self) -> BatchT | None:
+        """The next batch, starting new epochs as needed; None once max epochs are done."""
+        for _ in range(2):
+            if self._iterator is None:
+                self._iterator = iter(self.reader)
+            try:
+                return next(self._iterator)
+            except StopIteration:
+                self._iterator = None
+                self.epoch += 1
+                self.reader.reset()
+                if (
+                    self.config.max_num_epochs is not None
+                    and self.epoch >= self.config.max_num_epochs
+                ):
+                    return None
+        raise TrainerError(
+            f"The data reader yielded no batch in epoch {self.epoch}; check the dataset "
+            "and the per-rank sharding (too few examples for the number of ranks?)."
+        )
+
+    def _train_step(self, *, stop_flag: bool) -> tuple[float, float, float, bool] | None:
+        """One optimizer step; ``(loss_sum, targets, grad_norm, stop)``, None at data end."""
+        model, gang = self.unit.model, self.gang
+        model.train()
+        accumulation = self.config.grad_accumulation
+        # With one micro-batch on one rank the target count is known before backward, so
+        # the loss is normalized directly instead of rescaling every gradient afterwards.
+        normalize_loss = accumulation == 1 and gang.size == 1
+        loss_sum = torch.zeros((), device=gang.device)
+        num_targets = torch.zeros((), device=gang.device)
+        num_batches = 0
+        for micro in range(accumulation):
+            batch = self._next_batch()
+            if batch is None:
+                break
+            no_sync = getattr(model, "no_sync", None)
+            last = micro == accumulation - 1
+            sync = no_sync() if no_sync is not None and not last else contextlib.nullcontext()
+            with sync:
+                with torch.autocast(
+                    gang.device.type, dtype=self._dtype, enabled=self.config.dtype != "float32"
+                ):
+                    loss, n = self.unit(batch)
+                scaled: Tensor = loss / n if normalize_loss else loss
+                if self.grad_scaler is not None:
+                    scaled = self.grad_scaler.scale(scaled)
+                torch.autograd.backward(scaled)
+            loss_sum += loss.detach().float()
+            num_targets += n
+            num_batches += 1
+        if num_batches == 0:
+            return None
+        # One collective per step carries the loss, target count, stop request and which
+        # ranks saw a non-finite loss (so every rank takes the same decision).
+        packed = torch.zeros(3 + gang.size, device=gang.device)
+        packed[0], packed[1] = loss_sum, num_targets
+        packed[2] = float(stop_flag)
+        packed[3 + gang.rank] = (~torch.isfinite(loss_sum)).float()
+        gang.all_reduce(packed, ReduceOperation.SUM)
+        values = packed.tolist()
+        stop = values[2] > 0
+        bad_ranks = [r for r, flag in enumerate(values[3:]) if flag > 0]
+        if bad_ranks:
+            return self._skip_nonfinite("loss", bad_ranks, stop)
+        if self.grad_scaler is not None:
+            self.grad_scaler.unscale_(self.optimizer)
+        if not normalize_loss:
+            grads = [p.grad for p in self._params if p.grad is not None]
+            # DDP averages gradients over ranks; undo the average and divide by all targets.
+            torch._foreach_mul_(grads, gang.size / max(values[1], 1.0))
+        max_norm = self.config.max_grad_norm if self.config.max_grad_norm is not None else math.inf
+        grad_norm = float(nn.utils.clip_grad_norm_(self._params, max_norm))
+        if not math.isfinite(grad_norm) and self.grad_scaler is None:
+            return self._skip_nonfinite("gradient norm", list(range(gang.size)), stop)
+        self._step_lr = float(self.optimizer.param_groups[0]["lr"])
+        if self.grad_scaler is not None:
+            self.grad_scaler.step(self.optimizer)
+            self.grad_scaler.update()
+        else:
+            self.optimizer.step()
+        if self.lr_scheduler is not None:
+            self.lr_scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self._consecutive_nonfinite = 0
+        self.step += 1
+        return values[0], values[1], grad_norm, stop
+
+    def _skip_nonfinite(
+        self, what: str, ranks: list[int], stop: bool
+    ) -> tuple[float, float, float, bool]:
+        self.optimizer.zero_grad(set_to_none=True)
+        self._consecutive_nonfinite += 1
+        if self._consecutive_nonfinite > self.config.max_consecutive_nonfinite:
+            raise NonFiniteError(
+                what, step=self.step + 1, ranks=ranks, consecutive=self._consecutive_nonfinite
+            )
+        self.num_skipped_steps += 1
+        log.warning("Skipped step %d: non-finite %s on ranks %s", self.step + 1, what, ranks)
+        return 0.0, 0.0, math.nan, stop
+
+    # -------------------------------------------------------------- metrics, eval
+    def _publish(
+        self, meter: LossMeter, window_time: float, grad_norm: float, started: float
+    ) -> None:
+        values: dict[str, float] = meter.values()
+        values["grad_norm"] = grad_norm
+        values["lr"] = self._step_lr
+        values["epoch"] = self.epoch
+        values["skipped_steps"] = self.num_skipped_steps
+        if self.grad_scaler is not None:
+            values["grad_scale"] = float(self.grad_scaler.get_scale())
+        values.update(self.unit.extra_metrics())
+        values["step_time_s"] = window_time / self.config.publish_metrics_every_n_steps
+        values["targets_per_s"] = meter.num_targets / window_time if window_time else 0.0
+        values["elapsed_s"] = time.perf_counter() - started + self._elapsed_before
+        self._last_metrics = values
+        record_all(self.recorders, "train", self.step, values)
+
+    @torch.no_grad()
+    def _validate(self) -> bool:
+        """Run the eval unit over the validation reader; True if early stopping triggers."""
+        unit, reader = self.valid_unit, self.valid_reader
+        assert unit is not None
+        assert reader is not None
+        model = unit.model
+        model.eval()
+        reader.reset()
+        total = torch.zeros(2, device=self.gang.device)
+        with torch.autocast(
+            self.gang.device.type, dtype=self._dtype, enabled=self.config.dtype != "float32"
+        ):
+            for batch in reader:
+                loss, n = unit(batch)
+                total[0] += loss.float()
+                total[1] += n
+        model.train()
+        self.gang.all_reduce(total, ReduceOperation.SUM)
+        loss_sum, num_targets = total.tolist()
+        if num_targets == 0:
+            raise TrainerError("The validation reader yielded no targets; check valid data.")
+        mean = loss_sum / num_targets
+        self._valid_metrics = {"loss": mean, "ppl": perplexity(mean), "num_targets": num_targets}
+        record_all(self.recorders, unit.name, self.step, self._valid_metrics)
+        return self.early_stopper is not None and self.early_stopper.update(self._valid_metrics)
+
+    def _profiler(self) -> contextlib.AbstractContextManager[torch.profiler.profile | None]:
+        c = self.config.profiler
+        if c is None or self.gang.rank != 0:
+            return contextlib.nullcontext()
+        return torch.profiler.profile(
+            schedule=torch.profiler.schedule(
+                wait=c.skip_steps, warmup=1, active=c.active_steps, repeat=1
+            ),
+            on_trace_ready=torch.profiler.tensorboard_trace_handler(str(c.output_dir)),
+        )
+
+    # ------------------------------------------------------------- checkpointing
+    def _checkpoint(self) -> None:
+        if self.checkpoint_manager is None:
+            return
+        score = self._valid_metrics.get("loss") if self._valid_metrics else None
+        self.checkpoint_manager.save(self.step, self.state(), score=score)
+
+    def state(self) -> CheckpointState:
+        """Everything exact resume needs, as tensors and plain values."""
+        reader = self.reader
+        trainer_state: dict[str, object] = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "num_skipped_steps": self.num_skipped_steps,
+            "consecutive_nonfinite": self._consecutive_nonfinite,
+            "elapsed_s": self._elapsed_before,
+            "dp_size": self.gang.size,
+            "lr_scheduler": self.lr_scheduler.state_dict() if self.lr_scheduler else {},
+            "grad_scaler": self.grad_scaler.state_dict() if self.grad_scaler else {},
+            "early_stopping": self.early_stopper.state_dict() if self.early_stopper else {},
+            "valid_metrics": dict(self._valid_metrics),
+            "data_global": (
+                dict(reader.global_state_dict())
+                if isinstance(reader, GlobalPositionReader)
+                else None
+            ),
+        }
+        return CheckpointState(
+            model=unwrap_model(self.unit.model).state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            trainer=trainer_state,
+            rank={"data": dict(self.reader.state_dict()), "rng": capture_rng_state()},
+        )
+
+    def _resume(self) -> int | None:
+        if self.checkpoint_manager is None or not self.config.resume:
+            return None
+        loaded = self.checkpoint_manager.load_latest()
+        if loaded is None:
+            return None
+        self.load_state(loaded)
+        log.info("Resumed from %s (step %d)", loaded.path, loaded.step)
+        return loaded.step
+
+    def load_state(self, loaded: LoadedCheckpoint) -> None:
+        """Restore a checkpoint written by :meth:`state` (any data-parallel size)."""
+        t = loaded.trainer
+        unwrap_model(self.unit.model).load_state_dict(loaded.model)
+        self.optimizer.load_state_dict(loaded.optimizer)
+        _load_optional(self.lr_scheduler, t.get("lr_scheduler"))
+        _load_optional(self.grad_scaler, t.get("grad_scaler"))
+        _load_optional(self.early_stopper, t.get("early_stopping"))
+        self.step = int(str(t["step"]))
+        self.epoch = int(str(t["epoch"]))
+        self.num_skipped_steps = int(str(t["num_skipped_steps"]))
+        self._consecutive_nonfinite = int(str(t["consecutive_nonfinite"]))
+        self._elapsed_before = float(str(t["elapsed_s"]))
+        valid = t.get("valid_metrics")
+        self._valid_metrics = dict(valid) if isinstance(valid, dict) else {}
+        self._iterator = None
+        if loaded.rank is not None:
+            self.reader.load_state_dict(_mapping(loaded.rank["data"]))
+            restore_rng_state(_mapping(loaded.rank["rng"]))
+            return
+        data_global = t.get("data_global")
+        if not isinstance(self.reader, GlobalPositionReader) or not isinstance(data_global, dict):
+            raise TrainerError(
+                f"Checkpoint {loaded.path} was written by {loaded.manifest.world_size} "
+                f"processes, this run has {self.gang.size}; resuming with another topology "
+                "needs a data reader with global_state_dict()/load_global_state_dict() "
+                "(e.g. a token dataset). Resume with the original number of processes."
+            )
+        self.reader.load_global_state_dict(data_global)
+        # Per-rank RNG streams cannot be carried to another topology; derive fresh ones.
+        seed_everything(self.config.seed + self.gang.rank + 1_000_003 * self.step)
+
+    def _corrupt_checkpoints(self) -> list[str]:
+        skipped = getattr(self.checkpoint_manager, "skipped", [])
+        return [f"{path}: {reason}" for path, reason in skipped]
+
+
+def _mapping(obj: object) -> Mapping[str, object]:
+    if not isinstance(obj, Mapping):
+        raise TrainerError(f"Checkpoint state entry is a {type(obj).__name__}, not a mapping.")
+    return obj
+
+
+class _Stateful(Protocol):
+    def load_state_dict(self, state: Any, /) -> Any: ...
+
+
+def _load_optional(target: _Stateful | None, state: object) -> None:
+    if target is not None and state:
+        target.load_state_dict(state)
