@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from seqkit.assets import AssetCardNotFoundError, AssetChecksumError
 from seqkit.composition import create_container
 from seqkit.text import (
     ByteTokenizer,
@@ -65,7 +66,7 @@ def test_card_with_wrong_checksum_is_refused(
     card["tokenizer"] = str(trained.model_path)
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(card))
-    with pytest.raises(Exception, match=r"sha256|checksum"):
+    with pytest.raises(AssetChecksumError):
         hub.load(str(path))
 
 
@@ -86,7 +87,7 @@ def test_unrecognized_inputs(hub: TokenizerHub, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(TokenizerLoadError, match="not a recognized tokenizer"):
         hub.load(str(tmp_path / "notes.txt"))
-    with pytest.raises(Exception, match="no-such-tokenizer"):
+    with pytest.raises(AssetCardNotFoundError, match="no-such-tokenizer"):
         hub.load("no-such-tokenizer")
 
 
