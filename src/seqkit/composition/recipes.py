@@ -1,9 +1,81 @@
-"""Registrations of `seqkit.recipes` in the container."""
+"""Registrations of `seqkit.recipes`: presets, recipes and the ``lm``/``mt`` commands."""
 
 from __future__ import annotations
 
-from seqkit.runtime import DependencyContainer
+from seqkit.cli.command import CliCommand, CliGroup
+from seqkit.cli.commands.lm import (
+    LmEvalCommand,
+    LmFinetuneCommand,
+    LmGenerateCommand,
+    LmTrainCommand,
+)
+from seqkit.config import PresetRegistry
+from seqkit.models import ModelFamilies, ModelHub
+from seqkit.recipes.lm.finetune import LmFinetuneRecipe
+from seqkit.recipes.lm.inference import LmEvaluator, LmGenerator
+from seqkit.recipes.lm.presets import lm_finetune_presets, lm_train_presets
+from seqkit.recipes.lm.train import LmTrainRecipe
+from seqkit.runtime import DependencyContainer, DependencyResolver
+from seqkit.text import TokenizerHub
+
+
+def _lm_train_recipe(resolver: DependencyResolver) -> LmTrainRecipe:
+    return LmTrainRecipe(
+        tokenizer_hub=resolver.resolve(TokenizerHub),
+        model_families=resolver.resolve(ModelFamilies),
+        model_hub=resolver.resolve(ModelHub),
+    )
+
+
+def _lm_finetune_recipe(resolver: DependencyResolver) -> LmFinetuneRecipe:
+    return LmFinetuneRecipe(
+        tokenizer_hub=resolver.resolve(TokenizerHub),
+        model_families=resolver.resolve(ModelFamilies),
+        model_hub=resolver.resolve(ModelHub),
+    )
 
 
 def register_recipes(container: DependencyContainer) -> None:
-    """Register the recipes component's factories, families and CLI commands."""
+    """Register the recipes' presets (keyed by recipe), recipes and CLI commands.
+
+    Presets are keyed ``PresetRegistry`` registrations; an extension adds a preset with
+    ``container.resolve(PresetRegistry, "lm.train").register(name, factory, description)``.
+    Recipes are resolved only when a command runs, so ``seqkit --help`` stays fast.
+    """
+    container.register(PresetRegistry, lambda _: lm_train_presets(), key="lm.train")
+    container.register(PresetRegistry, lambda _: lm_finetune_presets(), key="lm.finetune")
+    container.register(LmTrainRecipe, _lm_train_recipe)
+    container.register(LmFinetuneRecipe, _lm_finetune_recipe)
+
+    def hubs(resolver: DependencyResolver) -> dict[str, object]:
+        return {
+            "model_hub": resolver.resolve(ModelHub),
+            "tokenizer_hub": resolver.resolve(TokenizerHub),
+        }
+
+    container.register(LmGenerator, lambda r: LmGenerator(**hubs(r)))  # type: ignore[arg-type]
+    container.register(LmEvaluator, lambda r: LmEvaluator(**hubs(r)))  # type: ignore[arg-type]
+
+    container.register_instance(
+        CliGroup, CliGroup(name="lm", help="train and use decoder-only language models"), key="lm"
+    )
+    container.register(
+        CliCommand,
+        lambda r: LmTrainCommand(
+            r.resolve(PresetRegistry, "lm.train"), lambda: r.resolve(LmTrainRecipe)
+        ),
+        key="lm.train",
+    )
+    container.register(
+        CliCommand,
+        lambda r: LmFinetuneCommand(
+            r.resolve(PresetRegistry, "lm.finetune"), lambda: r.resolve(LmFinetuneRecipe)
+        ),
+        key="lm.finetune",
+    )
+    container.register(
+        CliCommand, lambda r: LmGenerateCommand(lambda: r.resolve(LmGenerator)), key="lm.generate"
+    )
+    container.register(
+        CliCommand, lambda r: LmEvalCommand(lambda: r.resolve(LmEvaluator)), key="lm.eval"
+    )

@@ -1,0 +1,116 @@
+"""The end of a training run: the model and its card, the loss plot, a summary to print."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+from seqkit.models import save_model
+from seqkit.recipes.card import ModelCardInfo, write_card
+from seqkit.recipes.loss_curve import plot_loss_curves, read_loss_curve, text_curve
+from seqkit.recipes.run_context import RunContext
+from seqkit.recipes.tokenizer_setup import RunTokenizer
+from seqkit.trainer import TrainSummary, unwrap_model
+
+MODEL_DIR = "model"
+"""The final model (``model.safetensors`` + ``model.yaml``) inside the output directory."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    """What a finished training run produced."""
+
+    output_dir: Path
+    """The run's directory."""
+
+    card_path: Path
+    """``OUTPUT_DIR/card.yaml``: pass it to ``seqkit.load_model``."""
+
+    summary: TrainSummary
+    """How training ended."""
+
+    first_loss: float | None
+    """The first recorded training loss."""
+
+    last_loss: float | None
+    """The last recorded training loss."""
+
+    plot_path: Path | None
+    """The loss-curve PNG, if matplotlib is installed."""
+
+
+def finish_run(
+    ctx: RunContext,
+    *,
+    model: nn.Module,
+    tokenizer: RunTokenizer,
+    family: str,
+    task: str,
+    summary: TrainSummary,
+    extra: dict[str, object] | None = None,
+) -> RunResult:
+    """Save the model, write the card and the loss plot (rank 0); return the result."""
+    card_path = ctx.output_dir / "card.yaml"
+    metrics = ctx.output_dir / "metrics.jsonl"
+    curve = read_loss_curve(metrics)
+    plot: Path | None = None
+    if ctx.is_main:
+        model_dir = ctx.output_dir / MODEL_DIR
+        save_model(unwrap_model(model), model_dir)
+        if tokenizer.path is not None:
+            write_card(
+                ModelCardInfo(
+                    name=ctx.output_dir.resolve().name,
+                    family=family,
+                    model_dir=model_dir,
+                    tokenizer=tokenizer.path,
+                    tokenizer_family=tokenizer.family,
+                    task=task,
+                    extra={"trained_steps": summary.step, **(extra or {})},
+                ),
+                ctx.output_dir,
+            )
+        plot = plot_loss_curves(metrics, ctx.output_dir / "loss.png", title=f"{task} training loss")
+    ctx.gangs.root.barrier()
+    return RunResult(
+        output_dir=ctx.output_dir,
+        card_path=card_path,
+        summary=summary,
+        first_loss=curve[0][1] if curve else None,
+        last_loss=curve[-1][1] if curve else None,
+        plot_path=plot,
+    )
+
+
+def report_run(ctx: RunContext, result: RunResult, *, usage: list[str]) -> None:
+    """Print the loss curve, where everything is, and how to use the model (rank 0)."""
+    if not ctx.is_main:
+        return
+    summary = result.summary
+    curve = read_loss_curve(ctx.output_dir / "metrics.jsonl")
+    lines = [""]
+    if len(curve) >= 2:
+        lines += ["Training loss:", text_curve(curve), ""]
+    resumed = f", resumed from step {summary.resumed_from}" if summary.resumed_from else ""
+    lines.append(f"Stopped at step {summary.step} ({summary.stop_reason}{resumed}).")
+    if result.first_loss is not None and result.last_loss is not None:
+        lines.append(f"Train loss: {result.first_loss:.3f} -> {result.last_loss:.3f}")
+    if summary.valid_metrics:
+        valid = ", ".join(
+            f"{k} {v:.3f}" for k, v in summary.valid_metrics.items() if k != "num_targets"
+        )
+        lines.append(f"Validation: {valid}")
+    if summary.num_skipped_steps:
+        lines.append(f"Skipped {summary.num_skipped_steps} non-finite step(s).")
+    for corrupt in summary.corrupt_checkpoints:
+        lines.append(f"Ignored a corrupt checkpoint: {corrupt}")
+    lines.append(f"Model:    {ctx.output_dir / MODEL_DIR}")
+    if result.card_path.is_file():
+        lines.append(f"Card:     {result.card_path}")
+    lines.append(f"Metrics:  {ctx.output_dir / 'metrics.jsonl'}")
+    if result.plot_path is not None:
+        lines.append(f"Plot:     {result.plot_path}")
+    lines += ["", "Use it:", *(f"  {u}" for u in usage)]
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,125 @@
+"""Config dataclasses of ``seqkit lm train`` and ``seqkit lm finetune``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seqkit.recipes.sections import ModelSection, OptimSection, TokenizerSection, TrainSection
+
+
+@dataclass(kw_only=True)
+class LmDataSection:
+    """Where the training text comes from and how it is cut into rows."""
+
+    train_files: list[Path] = field(default_factory=list)
+    """Text files (one document per line) or token-dataset directories to train on."""
+
+    valid_files: list[Path] = field(default_factory=list)
+    """Validation files of the same kinds; empty: hold out ``valid_fraction`` of the text."""
+
+    valid_fraction: float = 0.01
+    """Share of training documents held out for validation when ``valid_files`` is empty."""
+
+    max_documents: int | None = None
+    """Read at most this many documents from the text files (``null``: all)."""
+
+    max_seq_len: int = 256
+    """Tokens per packed row; documents are packed back to back up to this length."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.valid_fraction < 1.0:
+            raise ValueError(f"data.valid_fraction must be in [0, 1), not {self.valid_fraction}")
+        if self.max_seq_len < 2:
+            raise ValueError(f"data.max_seq_len must be >= 2, not {self.max_seq_len}")
+
+
+@dataclass(kw_only=True)
+class SampleSection:
+    """Text generated from a few prompts at the end of training, to show the model."""
+
+    prompts: list[str] = field(default_factory=list)
+    """Prompts to continue after training (none: skip sampling)."""
+
+    max_new_tokens: int = 48
+    """Tokens generated per prompt."""
+
+    temperature: float = 0.8
+    """Sampling temperature."""
+
+    top_p: float = 0.9
+    """Nucleus sampling: keep the smallest token set with this much probability."""
+
+
+@dataclass(kw_only=True)
+class LmTrainConfig:
+    """``seqkit lm train``: decoder-only pretraining or continued training."""
+
+    model: ModelSection = field(default_factory=ModelSection)
+    """The model to train."""
+
+    tokenizer: TokenizerSection = field(default_factory=TokenizerSection)
+    """The tokenizer (ignored when ``model.checkpoint`` brings its own)."""
+
+    data: LmDataSection = field(default_factory=LmDataSection)
+    """The training and validation text."""
+
+    optim: OptimSection = field(default_factory=OptimSection)
+    """Optimizer, LR schedule and clipping."""
+
+    train: TrainSection = field(default_factory=TrainSection)
+    """Steps, batch size, cadence of checkpoints/validation/logging."""
+
+    sample: SampleSection = field(default_factory=SampleSection)
+    """Samples printed when training ends."""
+
+
+@dataclass(kw_only=True)
+class FinetuneDataSection:
+    """Instruction data: JSONL with ``prompt``/``response`` or chat ``messages``."""
+
+    train_files: list[Path] = field(default_factory=list)
+    """JSONL files, one example per line."""
+
+    valid_files: list[Path] = field(default_factory=list)
+    """Validation JSONL files; empty: hold out ``valid_fraction`` of the examples."""
+
+    valid_fraction: float = 0.05
+    """Share of examples held out for validation when ``valid_files`` is empty."""
+
+    max_seq_len: int = 512
+    """Examples longer than this (in tokens) are truncated; truncations are counted."""
+
+    prompt_template: str = "{prompt}\n"
+    """How a prompt is written before its response (``{prompt}`` is replaced)."""
+
+    def __post_init__(self) -> None:
+        if "{prompt}" not in self.prompt_template:
+            raise ValueError("data.prompt_template must contain '{prompt}'")
+        if not 0.0 <= self.valid_fraction < 1.0:
+            raise ValueError(f"data.valid_fraction must be in [0, 1), not {self.valid_fraction}")
+
+
+@dataclass(kw_only=True)
+class LmFinetuneConfig:
+    """``seqkit lm finetune``: supervised fine-tuning with the loss on responses only."""
+
+    model: ModelSection = field(default_factory=ModelSection)
+    """The model to fine-tune; ``model.checkpoint`` is required."""
+
+    data: FinetuneDataSection = field(default_factory=FinetuneDataSection)
+    """The instruction examples."""
+
+    optim: OptimSection = field(
+        default_factory=lambda: OptimSection(
+            optimizer={"name": "adamw", "lr": 1e-4, "weight_decay": 0.0},
+            lr_scheduler={"name": "cosine", "warmup_steps": 10},
+        )
+    )
+    """Optimizer, LR schedule and clipping."""
+
+    train: TrainSection = field(default_factory=TrainSection)
+    """Steps, batch size, cadence of checkpoints/validation/logging."""
+
+    sample: SampleSection = field(default_factory=SampleSection)
+    """Samples printed when training ends (prompts are formatted with the template)."""

@@ -1,0 +1,165 @@
+"""Instruction data for ``seqkit lm finetune``: JSONL examples to masked token rows.
+
+Each line is either ``{"prompt": ..., "response": ...}`` or a chat,
+``{"messages": [{"role": "system"|"user"|"assistant", "content": ...}, ...]}``. The loss
+falls only on response (assistant) tokens and the EOS that closes each of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from seqkit.recipes.errors import RecipeDataError
+
+_ROLES = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Segment:
+    """A piece of an example's text and whether the model is trained to produce it."""
+
+    text: str
+    """The text."""
+
+    is_target: bool
+    """Whether its tokens (and a closing EOS) are in the loss."""
+
+
+def format_prompt(template: str, prompt: str) -> str:
+    """The text that precedes a response (also used to prompt the fine-tuned model)."""
+    return template.replace("{prompt}", prompt)
+
+
+def read_instruction_file(path: Path, template: str) -> list[list[Segment]]:
+    """Parse every line of JSONL ``path`` into segments; errors name file and line."""
+    examples: list[list[Segment]] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as ex:
+        raise RecipeDataError(f"Cannot read instruction file {path}: {ex.strerror}.") from ex
+    for line_nr, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{line_nr}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as ex:
+            raise RecipeDataError(f"{where}: not valid JSON ({ex.msg}).") from ex
+        examples.append(_segments(record, template, where))
+    if not examples:
+        raise RecipeDataError(f"Instruction file {path} holds no examples.")
+    return examples
+
+
+def _segments(record: object, template: str, where: str) -> list[Segment]:
+    if isinstance(record, dict) and "messages" in record:
+        return _chat_segments(record["messages"], where)
+    if isinstance(record, dict) and "prompt" in record and "response" in record:
+        prompt, response = record["prompt"], record["response"]
+        if isinstance(prompt, str) and isinstance(response, str) and response:
+            return [
+                Segment(text=format_prompt(template, prompt), is_target=False),
+                Segment(text=response, is_target=True),
+            ]
+    raise RecipeDataError(
+        f'{where}: an example must be {{"prompt": str, "response": str (non-empty)}} or '
+        f'{{"messages": [{{"role": ..., "content": ...}}, ...]}}.'
+    )
+
+
+def _chat_segments(messages: object, where: str) -> list[Segment]:
+    if not isinstance(messages, list) or not messages:
+        raise RecipeDataError(f"{where}: 'messages' must be a non-empty list.")
+    segments: list[Segment] = []
+    for i, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        if role not in _ROLES or not isinstance(content, str):
+            raise RecipeDataError(
+                f'{where}: message {i} must be {{"role": one of {list(_ROLES)}, '
+                f'"content": str}}, not {message!r}.'
+            )
+        if role == "assistant":
+            segments.append(Segment(text="Assistant: ", is_target=False))
+            segments.append(Segment(text=content, is_target=True))
+        else:
+            segments.append(Segment(text=f"{role.capitalize()}: {content}\n", is_target=False))
+    if not any(s.is_target for s in segments):
+        raise RecipeDataError(f"{where}: the chat has no assistant message to learn from.")
+    return segments
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaskedExample:
+    """One tokenized example: ``ids`` and, per target position, whether it is in the loss."""
+
+    ids: list[int]
+    """``BOS`` + every segment's tokens (+ ``EOS`` after each target segment)."""
+
+    loss_mask: list[bool]
+    """``loss_mask[i]`` says whether predicting ``ids[i + 1]`` counts."""
+
+
+def tokenize_example(
+    segments: Sequence[Segment],
+    encode_ids: Callable[[str], Sequence[int]],
+    *,
+    bos_idx: int,
+    eos_idx: int,
+    max_len: int,
+) -> tuple[MaskedExample, bool]:
+    """Tokenize ``segments``; return the example and whether it had to be truncated."""
+    ids = [bos_idx]
+    targets: list[bool] = [False]
+    for segment in segments:
+        piece = list(encode_ids(segment.text))
+        if segment.is_target:
+            piece.append(eos_idx)
+        ids.extend(piece)
+        targets.extend([segment.is_target] * len(piece))
+    truncated = len(ids) > max_len + 1
+    ids, targets = ids[: max_len + 1], targets[: max_len + 1]
+    return MaskedExample(ids=ids, loss_mask=targets[1:]), truncated
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaskedBatch:
+    """Right-padded examples with a loss mask over target positions."""
+
+    seqs: Tensor
+    """Input ids ``[B, S]`` (padded with ``pad_idx``)."""
+
+    targets: Tensor
+    """Next-token ids ``[B, S]``."""
+
+    seq_lens: Tensor
+    """Unpadded input length of each row ``[B]``."""
+
+    loss_mask: Tensor
+    """``[B, S]`` booleans: which targets are in the loss."""
+
+    @property
+    def num_targets(self) -> int:
+        """Number of tokens in the loss."""
+        return int(self.loss_mask.sum())
+
+
+def collate_masked(examples: Sequence[MaskedExample], pad_idx: int) -> MaskedBatch:
+    """Pad ``examples`` to the longest one."""
+    width = max(len(e.ids) - 1 for e in examples)
+    seqs = torch.full((len(examples), width), pad_idx, dtype=torch.int64)
+    targets = torch.full((len(examples), width), pad_idx, dtype=torch.int64)
+    mask = torch.zeros((len(examples), width), dtype=torch.bool)
+    for row, example in enumerate(examples):
+        n = len(example.ids) - 1
+        seqs[row, :n] = torch.tensor(example.ids[:-1])
+        targets[row, :n] = torch.tensor(example.ids[1:])
+        mask[row, :n] = torch.tensor(example.loss_mask)
+    seq_lens = torch.tensor([len(e.ids) - 1 for e in examples], dtype=torch.int64)
+    return MaskedBatch(seqs=seqs, targets=targets, seq_lens=seq_lens, loss_mask=mask)

@@ -1,0 +1,133 @@
+"""Config sections shared by the recipes (model, tokenizer, optimization, training)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from seqkit.optim import lr_scheduler_config_from_dict, optimizer_config_from_dict
+
+
+@dataclass(kw_only=True)
+class ModelSection:
+    """Which model to train: a family and arch, optionally started from a checkpoint."""
+
+    family: str = "llama"
+    """The model family (``llama`` for decoder-only, ``transformer`` for encoder-decoder)."""
+
+    arch: str | None = None
+    """A named architecture of the family; ``null`` uses the family's default config."""
+
+    config: dict[str, object] = field(default_factory=dict)
+    """Overrides of the family's config fields (e.g. ``{model_dim: 256, num_layers: 4}``)."""
+
+    checkpoint: str | None = None
+    """Start from this model: a card name, a card file, or a seqkit model directory."""
+
+
+@dataclass(kw_only=True)
+class TokenizerSection:
+    """Which tokenizer to use, or how to train one on the training text."""
+
+    name: str | None = None
+    """A tokenizer card name or path; ``null`` trains a sentencepiece model on the data."""
+
+    vocab_size: int = 4000
+    """Vocabulary size of the sentencepiece model trained when ``name`` is null."""
+
+    model_type: Literal["unigram", "bpe"] = "unigram"
+    """The sentencepiece algorithm used when training a tokenizer."""
+
+    max_training_lines: int = 100_000
+    """At most this many lines of the training text are used to train the tokenizer."""
+
+    def __post_init__(self) -> None:
+        if self.vocab_size < 8:
+            raise ValueError(f"tokenizer.vocab_size must be >= 8, but is {self.vocab_size}")
+
+
+@dataclass(kw_only=True)
+class OptimSection:
+    """Optimizer and learning-rate schedule, as registry mappings of :mod:`seqkit.optim`."""
+
+    optimizer: dict[str, object] = field(
+        default_factory=lambda: {"name": "adamw", "lr": 3e-4, "weight_decay": 0.1}
+    )
+    """``{name: adamw|sgd, lr: ..., ...}``: the optimizer and its settings."""
+
+    lr_scheduler: dict[str, object] = field(
+        default_factory=lambda: {"name": "cosine", "warmup_steps": 100}
+    )
+    """``{name: constant|cosine|noam|polynomial|tri_stage, ...}``; ``total_steps``
+    defaults to ``train.max_steps``."""
+
+    max_grad_norm: float | None = 1.0
+    """Clip the gradient norm to this value; ``null`` disables clipping."""
+
+    def __post_init__(self) -> None:
+        # Validate early so a typo fails at config time, naming the key.
+        optimizer_config_from_dict(self.optimizer)
+        scheduler = dict(self.lr_scheduler)
+        if "total_steps" not in scheduler and scheduler.get("name") != "constant":
+            scheduler.setdefault("total_steps", 1_000_000_000)
+        if scheduler.get("name") == "noam":
+            scheduler.pop("total_steps", None)
+        lr_scheduler_config_from_dict(scheduler)
+
+
+@dataclass(kw_only=True)
+class TrainSection:
+    """How long and how to train; checkpointing, validation and logging cadence."""
+
+    max_steps: int = 1000
+    """Number of optimizer steps to run."""
+
+    batch_size: int = 16
+    """Rows (sequences or sentence pairs) per batch on each rank."""
+
+    grad_accumulation: int = 1
+    """Batches whose gradients are summed before each optimizer step."""
+
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Autocast dtype of the forward pass (weights stay float32)."""
+
+    device: str | None = None
+    """``cpu``, ``cuda``, ``cuda:1``...; ``null`` picks CUDA when available."""
+
+    seed: int = 2
+    """Seed of every random generator (model init, data order, dropout)."""
+
+    validate_every_n_steps: int = 200
+    """Run validation every this many steps (and at the end)."""
+
+    checkpoint_every_n_steps: int = 200
+    """Write a training checkpoint every this many steps (and at the end)."""
+
+    keep_last_checkpoints: int = 1
+    """How many training checkpoints to keep; older ones are deleted."""
+
+    log_every_n_steps: int = 10
+    """Record training metrics every this many steps."""
+
+    max_wall_seconds: float | None = None
+    """Stop (after checkpointing) once this many seconds have passed; ``null``: no limit."""
+
+    tensorboard: bool = True
+    """Also write TensorBoard event files under ``OUTPUT_DIR/tb``."""
+
+    progress_bar: bool = True
+    """Show a progress bar on rank 0."""
+
+    console_metrics: bool = True
+    """Print a line of training metrics every ``log_every_n_steps`` steps."""
+
+    tp_size: int = 1
+    """Tensor-parallel size under torchrun (the rest of the world is data parallel)."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_steps", "batch_size", "grad_accumulation", "log_every_n_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, but is {getattr(self, name)}")
+        for name in ("validate_every_n_steps", "checkpoint_every_n_steps", "tp_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, but is {getattr(self, name)}")

@@ -1,0 +1,87 @@
+"""Running the trainer for a recipe: optimizer, schedule, checkpoints, metrics, summary."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from torch import nn
+
+from seqkit.checkpoint import StandardCheckpointManager
+from seqkit.metrics import create_recorders
+from seqkit.optim import (
+    create_lr_scheduler,
+    create_optimizer,
+    lr_scheduler_config_from_dict,
+    optimizer_config_from_dict,
+)
+from seqkit.recipes.run_context import RunContext
+from seqkit.recipes.sections import OptimSection, TrainSection
+from seqkit.trainer import DataReader, EvalUnit, Trainer, TrainerConfig, TrainSummary, TrainUnit
+
+BatchT = TypeVar("BatchT")
+
+CHECKPOINT_DIR = "checkpoints"
+"""Training checkpoints (step directories) inside the output directory."""
+
+
+def run_training(
+    ctx: RunContext,
+    *,
+    model: nn.Module,
+    unit: TrainUnit[BatchT],
+    reader: DataReader[BatchT],
+    valid_unit: EvalUnit[BatchT] | None,
+    valid_reader: DataReader[BatchT] | None,
+    optim: OptimSection,
+    train: TrainSection,
+    recipe: str,
+) -> TrainSummary:
+    """Train ``unit`` until ``train.max_steps``, resuming from the newest checkpoint."""
+    optimizer = create_optimizer(
+        optimizer_config_from_dict(optim.optimizer),
+        [p for p in model.parameters() if p.requires_grad],
+    )
+    scheduler_data = dict(optim.lr_scheduler)
+    if scheduler_data.get("name") in ("cosine", "polynomial", "tri_stage"):
+        scheduler_data.setdefault("total_steps", train.max_steps)
+    scheduler = create_lr_scheduler(lr_scheduler_config_from_dict(scheduler_data), optimizer)
+    validate = valid_unit is not None and valid_reader is not None
+    config = TrainerConfig(
+        max_num_steps=train.max_steps,
+        max_wall_time_s=train.max_wall_seconds,
+        grad_accumulation=train.grad_accumulation,
+        dtype=train.dtype,
+        max_grad_norm=optim.max_grad_norm,
+        validate_every_n_steps=train.validate_every_n_steps if validate else None,
+        checkpoint_every_n_steps=train.checkpoint_every_n_steps,
+        publish_metrics_every_n_steps=train.log_every_n_steps,
+        seed=train.seed,
+        progress_bar=train.progress_bar,
+    )
+    checkpoints = StandardCheckpointManager(
+        ctx.output_dir / CHECKPOINT_DIR, ctx.gangs.root, keep_last_n=train.keep_last_checkpoints
+    )
+    recorders = (
+        create_recorders(
+            ctx.output_dir, console=train.console_metrics, tensorboard=train.tensorboard
+        )
+        if ctx.is_main
+        else []
+    )
+    trainer = Trainer(
+        config,
+        unit,
+        reader,
+        optimizer,
+        lr_scheduler=scheduler,
+        gang=ctx.gangs.dp,
+        checkpoint_manager=checkpoints,
+        recorders=recorders,
+        valid_unit=valid_unit if validate else None,
+        valid_reader=valid_reader if validate else None,
+    )
+    try:
+        return trainer.run()
+    finally:
+        for recorder in recorders:
+            recorder.close()
