@@ -146,22 +146,22 @@ class ToyEvalUnit(EvalUnit[Batch]):
 def build_trainer(
     out_dir: Path | None,
     *,
-    max_num_steps: int = 12,
+    max_num_steps: int | None = 12,
     checkpoint_every: int | None = 3,
     recorders: Sequence[MetricRecorder] = (),
     gang: Gang | None = None,
     num_examples: int = 40,
     batch_size: int = 4,
-    model: nn.Module | None = None,
+    dropout: float = 0.1,
     **config_overrides: object,
 ) -> Trainer[Batch]:
     """The same training run every time it is called with the same arguments."""
     gang = gang or FakeGang()
     torch.manual_seed(1234)
-    model = model or TinyLM()
+    model = TinyLM(dropout=dropout)
     optimizer = create_optimizer(AdamWConfig(lr=1e-2, weight_decay=0.01), model.parameters())
     scheduler = create_lr_scheduler(
-        CosineConfig(warmup_steps=2, total_steps=max_num_steps + 1, min_lr=1e-4), optimizer
+        CosineConfig(warmup_steps=2, total_steps=(max_num_steps or 100) + 1, min_lr=1e-4), optimizer
     )
     reader = ToyReader(
         make_examples(num_examples), batch_size, rank=gang.rank, world_size=gang.size
