@@ -115,11 +115,12 @@ class AssetsShowCommand(CliCommand):
         if card.bases:
             print(f"bases: {' -> '.join(card.bases)}")
         print("fields:")
+        shown = f"{card.name}@{card.env}" if card.env else card.name
         names = card.field_names()
         width = max((len(n) for n in names), default=0)
         for field_name in names:
             origin = card.origin(field_name)
-            inherited = f", from card '{origin.card}'" if origin.card != card.name else ""
+            inherited = f", from card '{origin.card}'" if origin.card != shown else ""
             value = _render(card.field(field_name).value())
             print(f"  {field_name.ljust(width)}  {value}")
             print(f"  {''.ljust(width)}  # {origin.where()} (layer {origin.layer}{inherited})")
