@@ -114,6 +114,35 @@ def classify(raw: bytes, *, max_bytes: int | None) -> str | SkipReason:
     return text
 
 
+def classify_chunk(
+    raws: list[bytes], *, max_bytes: int | None
+) -> tuple[list[str | None], list[tuple[int, SkipReason]]]:
+    """Classify a chunk of lines: the texts (``None`` where skipped) and ``(index, reason)``.
+
+    Same result as :func:`classify` on each line, but decodes the chunk in one call when it
+    is valid UTF-8 (the common case) and looks closer only at suspicious lines.
+    """
+    try:
+        # Joining valid lines with '\n' is valid, and an invalid line stays invalid.
+        decoded = b"\n".join(raws).decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        results = [classify(raw, max_bytes=max_bytes) for raw in raws]
+        bad = [(i, r) for i, r in enumerate(results) if isinstance(r, SkipReason)]
+        return [None if isinstance(r, SkipReason) else r for r in results], bad
+    # A character takes 1 to 4 UTF-8 bytes, so only lines over max_bytes / 4 characters
+    # can be over max_bytes bytes.
+    chars = len(max(raws, key=len, default=b"")) + 1 if max_bytes is None else max_bytes // 4
+    suspects = [i for i, t in enumerate(decoded) if not t or t.isspace() or len(t) > chars]
+    texts: list[str | None] = list(decoded)
+    skipped: list[tuple[int, SkipReason]] = []
+    for i in suspects:
+        result = classify(raws[i], max_bytes=max_bytes)
+        if isinstance(result, SkipReason):
+            skipped.append((i, result))
+            texts[i] = None
+    return texts, skipped
+
+
 def iter_clean_lines(
     path: Path, report: LineReport, *, max_bytes: int | None = None, chunk_lines: int = 8192
 ) -> Iterator[str]:

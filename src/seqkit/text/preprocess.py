@@ -21,7 +21,7 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 from seqkit.text.errors import PreprocessError
-from seqkit.text.lines import LineReport, SkipReason, classify, iter_raw_lines
+from seqkit.text.lines import LineReport, SkipReason, classify_chunk, iter_raw_lines
 from seqkit.text.token_writer import AtomicDirectory, TokenDatasetWriter, token_dtype, write_json
 from seqkit.text.tokenizer import FlatEncoding, TextTokenEncoder
 
@@ -149,20 +149,7 @@ def _run(
     ):
         for chunks in itertools.zip_longest(*readers):
             _check_aligned(columns, chunks, line_no)
-            rows: list[list[str]] = [[] for _ in columns]
-            where: list[list[str]] = [[] for _ in columns]
-            for i, raws in enumerate(zip(*chunks)):
-                report.lines_read += 1
-                results = [classify(raw, max_bytes=options.max_bytes) for raw in raws]
-                bad = next((k for k, r in enumerate(results) if isinstance(r, SkipReason)), None)
-                if bad is not None:
-                    reason = results[bad]
-                    assert isinstance(reason, SkipReason)
-                    report.skip(reason, f"{columns[bad].path}:{line_no + i + 1}")
-                    continue
-                for k, text in enumerate(results):
-                    rows[k].append(str(text))
-                    where[k].append(f"{columns[k].path}:{line_no + i + 1}")
+            rows, where = _classify(columns, chunks, line_no, report, options.max_bytes)
             line_no += len(chunks[0])
             bar.update(sum(len(raw) + 1 for chunk in chunks for raw in chunk))
             if not rows[0]:
@@ -173,6 +160,34 @@ def _run(
             pending = _Chunk(future, where)
         if pending is not None:
             _finish(pending, writers, report, options)
+
+
+def _classify(
+    columns: Sequence[Column],
+    chunks: tuple[list[bytes] | None, ...],
+    line_no: int,
+    report: LineReport,
+    max_bytes: int | None,
+) -> tuple[list[list[str]], list[list[str]]]:
+    """The kept texts of each column, and ``file:line`` of each kept text."""
+    size = len(chunks[0] or [])
+    report.lines_read += size
+    keep = [True] * size
+    columns_texts = []
+    for column, chunk in zip(columns, chunks):
+        texts, skipped = classify_chunk(chunk or [], max_bytes=max_bytes)
+        columns_texts.append(texts)
+        for i, reason in skipped:
+            if keep[i]:  # a pair is reported once, for its first bad side
+                keep[i] = False
+                report.skip(reason, f"{column.path}:{line_no + i + 1}")
+    rows: list[list[str]] = []
+    where: list[list[str]] = []
+    kept = [i for i in range(size) if keep[i]]
+    for column, texts in zip(columns, columns_texts):
+        rows.append([text for i in kept if (text := texts[i]) is not None])
+        where.append([f"{column.path}:{line_no + i + 1}" for i in kept])
+    return rows, where
 
 
 def _check_aligned(
