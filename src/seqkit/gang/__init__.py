@@ -10,7 +10,7 @@ from seqkit.gang.errors import GangError, GangSetupError, ShardingError
 from seqkit.gang.fake import FakeGang
 from seqkit.gang.gang import Gang, ReduceOperation
 from seqkit.gang.process_group import DEFAULT_TIMEOUT, ProcessGroupGang, backend_for
-from seqkit.gang.setup import Gangs, default_device, setup_gangs, split_gangs
+from seqkit.gang.setup import Gangs, GangsFactory, default_device, setup_gangs, split_gangs
 from seqkit.gang.sharder import ShardKind, shard_modules
 from seqkit.gang.state_dict import (
     get_consolidated_state_dict,
@@ -36,6 +36,7 @@ __all__ = [
     "GangError",
     "GangSetupError",
     "Gangs",
+    "GangsFactory",
     "ProcessGroupGang",
     "ReduceOperation",
     "RowShardedLinear",

@@ -84,9 +84,13 @@ class ProcessGroupGang(Gang):
                 timeout=timeout,
             )
         except (RuntimeError, ValueError) as ex:
+            where = f" at {init_method}" if init_method else ""
+            who = f"Rank {rank} of {size}" if rank is not None and size is not None else "This rank"
+            reason = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
             raise GangSetupError(
-                f"torch.distributed could not be initialized on {device} ({ex}). Check "
-                "MASTER_ADDR/MASTER_PORT, RANK and WORLD_SIZE, and that every rank starts."
+                f"{who} could not join torch.distributed{where} on {device} within "
+                f"{timeout.total_seconds():g} s ({reason}). Check MASTER_ADDR/MASTER_PORT, RANK "
+                "and WORLD_SIZE, and that every rank starts."
             ) from ex
         group = dist.group.WORLD
         assert group is not None
@@ -172,14 +176,19 @@ class ProcessGroupGang(Gang):
                 dist.barrier(group=self._group)
 
     @override
-    def create_gang(self, ranks: Sequence[int]) -> Gang | None:
+    def create_gang(
+        self, ranks: Sequence[int], *, timeout: timedelta | None = None
+    ) -> ProcessGroupGang | None:
+        """See :meth:`Gang.create_gang`; ``timeout`` (default: this gang's) bounds the new
+        gang's collectives, e.g. a short one for a health check."""
         members = check_ranks(self, ranks)
         global_ranks = [self._global(rank) for rank in members]
+        timeout = timeout or self._timeout
         with self._collective("create_gang"):
-            group = dist.new_group(global_ranks, timeout=self._timeout)
+            group = dist.new_group(global_ranks, timeout=timeout)
         if self._rank not in members:
             return None
-        return ProcessGroupGang(group, self._device, self._timeout)
+        return ProcessGroupGang(group, self._device, timeout)
 
     @override
     def close(self) -> None:

@@ -93,6 +93,23 @@ def setup_gangs(
     return split_gangs(root, tp_size)
 
 
+class GangsFactory:
+    """Sets up the gangs of this process on demand: what the container provides, so that
+    recipes ask for gangs with their own ``tp_size`` and tests can swap in fakes."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._env = env
+
+    def __call__(
+        self,
+        tp_size: int = 1,
+        device: torch.device | None = None,
+        timeout: timedelta | float = DEFAULT_TIMEOUT,
+    ) -> Gangs:
+        """:func:`setup_gangs` with this factory's environment (``os.environ`` if none)."""
+        return setup_gangs(tp_size, device, timeout, env=self._env)
+
+
 def split_gangs(root: Gang, tp_size: int) -> Gangs:
     """Split ``root`` into tensor-parallel gangs of ``tp_size`` neighbouring ranks and the
     data-parallel gangs across them (every rank of ``root`` must call this)."""
@@ -128,4 +145,4 @@ def default_device(local_rank: int) -> torch.device:
     return torch.device("cuda", local_rank)
 
 
-__all__ = ["Gangs", "WorldInfo", "default_device", "setup_gangs", "split_gangs"]
+__all__ = ["Gangs", "GangsFactory", "WorldInfo", "default_device", "setup_gangs", "split_gangs"]
