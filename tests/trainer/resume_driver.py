@@ -16,7 +16,7 @@ import torch
 import seqkit.checkpoint.manager as manager_module
 from seqkit.checkpoint.files import save_tensors
 from seqkit.metrics import JsonlRecorder, MetricRecorder
-from seqkit.trainer import unwrap_model
+from seqkit.trainer import TrainSummary, unwrap_model
 from tests.trainer.toy import build_trainer
 
 
@@ -50,19 +50,39 @@ def main() -> None:
     parser.add_argument("--sigterm-at-step", type=int)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    recorders: list[MetricRecorder] = [JsonlRecorder(args.out_dir / "metrics.jsonl")]
-    if args.kill_at_step is not None:
-        recorders.append(SignalAtStep(args.kill_at_step, signal.SIGKILL))
-    if args.sigterm_at_step is not None:
-        recorders.append(SignalAtStep(args.sigterm_at_step, signal.SIGTERM))
-    if args.kill_while_saving is not None:
-        kill_while_saving(args.kill_while_saving)
+    summary = drive(
+        args.out_dir,
+        steps=args.steps,
+        kill_at_step=args.kill_at_step,
+        kill_while_saving_step=args.kill_while_saving,
+        sigterm_at_step=args.sigterm_at_step,
+    )
+    print(f"STOP {summary.stop_reason} {summary.step} {summary.resumed_from}", flush=True)
+
+
+def drive(
+    out_dir: Path,
+    *,
+    steps: int,
+    kill_at_step: int | None = None,
+    kill_while_saving_step: int | None = None,
+    sigterm_at_step: int | None = None,
+) -> TrainSummary:
+    """The toy run (validating every 4 steps, checkpointing every 3); saves final weights."""
+    recorders: list[MetricRecorder] = [JsonlRecorder(out_dir / "metrics.jsonl")]
+    if kill_at_step is not None:
+        recorders.append(SignalAtStep(kill_at_step, signal.SIGKILL))
+    if sigterm_at_step is not None:
+        recorders.append(SignalAtStep(sigterm_at_step, signal.SIGTERM))
+    if kill_while_saving_step is not None:
+        kill_while_saving(kill_while_saving_step)
     trainer = build_trainer(
-        args.out_dir, max_num_steps=args.steps, recorders=recorders, validate_every_n_steps=4
+        out_dir, max_num_steps=steps, recorders=recorders, validate_every_n_steps=4
     )
     summary = trainer.run()
-    save_tensors(unwrap_model(trainer.unit.model).state_dict(), args.out_dir / "final.safetensors")
-    print(f"STOP {summary.stop_reason} {summary.step} {summary.resumed_from}", flush=True)
+    recorders[0].close()
+    save_tensors(unwrap_model(trainer.unit.model).state_dict(), out_dir / "final.safetensors")
+    return summary
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import torch
 
 from seqkit.checkpoint.files import load_tensors
 from seqkit.metrics import WALL_CLOCK_METRICS
+from tests.trainer.resume_driver import drive
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = 12
@@ -51,9 +52,8 @@ def _records(path: Path) -> dict[tuple[str, int], list[dict[str, object]]]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reference")
-    result = _drive(out)
-    assert result.returncode == 0, result.stderr
-    assert f"STOP max_steps {STEPS} None" in result.stdout
+    summary = drive(out, steps=STEPS)  # in-process: same code, one thread, same bits
+    assert summary.stop_reason == "max_steps"
     return out
 
 
@@ -100,16 +100,16 @@ def test_sigkill_during_checkpoint_write_resumes_from_previous(
     _assert_same_as_reference(tmp_path, reference)
 
 
-@pytest.mark.slow
 def test_sigterm_checkpoints_then_exits_and_resumes_exactly(
     reference: Path, tmp_path: Path
 ) -> None:
-    stopped = _drive(tmp_path, "--sigterm-at-step", "4")
-    assert stopped.returncode == 0, stopped.stderr
-    # The signal lands during step 4's recording; step 5 finishes, then it checkpoints.
-    assert "STOP signal 5 None" in stopped.stdout
+    # In-process: the trainer's handler catches the SIGTERM the recorder sends at step 4;
+    # step 5 (already started) finishes, then it checkpoints and returns.
+    stopped = drive(tmp_path, steps=STEPS, sigterm_at_step=4)
+    assert stopped.stop_reason == "signal"
+    assert stopped.step == 5
     assert (tmp_path / "checkpoints" / "step_5" / "manifest.json").is_file()
-    resumed = _drive(tmp_path)
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"STOP max_steps {STEPS} 5" in resumed.stdout
+    resumed = drive(tmp_path, steps=STEPS)
+    assert resumed.resumed_from == 5
+    assert resumed.step == STEPS
     _assert_same_as_reference(tmp_path, reference)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -153,6 +153,7 @@ def build_trainer(
     num_examples: int = 40,
     batch_size: int = 4,
     dropout: float = 0.1,
+    wrap: Callable[[nn.Module], nn.Module] | None = None,
     **config_overrides: object,
 ) -> Trainer[Batch]:
     """The same training run every time it is called with the same arguments."""
@@ -180,7 +181,7 @@ def build_trainer(
     )
     return Trainer(
         config,
-        ToyTrainUnit(model),
+        ToyTrainUnit(wrap(model) if wrap is not None else model),
         reader,
         optimizer,
         lr_scheduler=scheduler,
