@@ -1,0 +1,105 @@
+"""Materialize a model built on the meta device from weight files, one tensor at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.nn import Module, Parameter
+
+from seqkit.models.errors import CheckpointError, StateDictMismatchError
+from seqkit.models.weights import WeightFile, open_weight_file
+
+KeyMap = Callable[[str], str | None]
+
+
+def load_weights(
+    model: Module,
+    files: Sequence[Path],
+    *,
+    key_map: KeyMap | None = None,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> None:
+    """Fill ``model`` (typically on the meta device) with the tensors of ``files``.
+
+    ``key_map`` renames checkpoint keys to model keys (``None`` drops a key). Keys and
+    shapes are checked from the file headers before any data is read, and every
+    mismatch is reported in one :class:`StateDictMismatchError`. Tensors are moved to
+    ``device`` and floating ones cast to ``dtype`` (``None`` keeps the checkpoint's
+    dtype); each one replaces the model's placeholder, so memory peaks at one copy of
+    the weights plus the largest tensor.
+    """
+    device = device or torch.device("cpu")
+    # Tied parameters appear under several names but are one tensor: group the names.
+    groups: dict[int, list[str]] = {}
+    expected: dict[str, Tensor] = {}
+    for name, tensor in model.state_dict(keep_vars=True).items():
+        expected[name] = tensor
+        groups.setdefault(id(tensor), []).append(name)
+
+    opened: list[WeightFile] = []
+    try:
+        plan: dict[str, tuple[WeightFile, str]] = {}
+        unexpected: list[str] = []
+        wrong_shape: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
+        for path in files:
+            weight_file = open_weight_file(path)
+            opened.append(weight_file)
+            for key, shape in weight_file.shapes().items():
+                target = key_map(key) if key_map is not None else key
+                if target is None:
+                    continue
+                if target not in expected:
+                    unexpected.append(key)
+                    continue
+                if tuple(expected[target].shape) != shape:
+                    wrong_shape.append((target, tuple(expected[target].shape), shape))
+                plan[target] = (weight_file, key)
+        missing = [names[0] for names in groups.values() if not any(n in plan for n in names)]
+        source = str(files[0].parent if len(files) > 1 else files[0])
+        if missing or unexpected or wrong_shape:
+            raise StateDictMismatchError(source, missing, unexpected, wrong_shape)
+
+        for names in groups.values():
+            name = next(n for n in names if n in plan)
+            weight_file, key = plan[name]
+            value: Tensor = _materialize(weight_file.read(key), device, dtype)
+            weight_file.release(key)
+            placeholder = expected[name]
+            if isinstance(placeholder, Parameter):
+                # One Parameter object for all aliases, so ties survive (and optimizers
+                # see the tensor once).
+                value = Parameter(value, requires_grad=placeholder.requires_grad)
+            for alias in names:
+                _assign(model, alias, value)
+    finally:
+        for weight_file in opened:
+            weight_file.close()
+
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        if tensor.is_meta:
+            raise CheckpointError(
+                files[0], f"'{name}' was not filled by the checkpoint and is still on meta"
+            )
+
+
+def _materialize(source: Tensor, device: torch.device, dtype: torch.dtype | None) -> Tensor:
+    target_dtype = source.dtype
+    if dtype is not None and source.is_floating_point():
+        target_dtype = dtype
+    out = torch.empty(source.shape, dtype=target_dtype, device=device)
+    # copy_ reads the mapped pages once and converts on the fly: no intermediate copy.
+    out.copy_(source)
+    return out
+
+
+def _assign(model: Module, name: str, value: Tensor) -> None:
+    owner_name, _, leaf = name.rpartition(".")
+    owner = model.get_submodule(owner_name) if owner_name else model
+    if isinstance(value, Parameter):
+        owner._parameters[leaf] = value
+    else:
+        owner._buffers[leaf] = value

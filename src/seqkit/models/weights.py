@@ -1,0 +1,218 @@
+"""Reading and writing weight files: safetensors (memory-mapped) and safe torch pickles.
+
+Safetensors files are parsed here rather than through ``safetensors.safe_open`` so that
+each tensor is a zero-copy view of a private memory map, and the pages of a tensor are
+dropped from the process (``MADV_DONTNEED``) right after it was copied into the model.
+That keeps peak memory at about one copy of the weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import mmap
+import os
+import struct
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import final
+
+import torch
+from torch import Tensor
+from typing_extensions import override
+
+from seqkit.models.errors import CheckpointError
+
+_DTYPES: dict[str, torch.dtype] = {
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+    "F8_E4M3": torch.float8_e4m3fn,
+    "F8_E5M2": torch.float8_e5m2,
+}
+_DTYPE_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
+
+# Refuse headers larger than this: a corrupt length field must not make us read gigabytes.
+_MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+
+class WeightFile(ABC):
+    """One file of tensors whose shapes are known before any data is read."""
+
+    path: Path
+
+    @abstractmethod
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every tensor, by key."""
+
+    @abstractmethod
+    def read(self, key: str) -> Tensor:
+        """The tensor ``key`` on the CPU (a view of the file where possible)."""
+
+    def release(self, key: str) -> None:  # noqa: B027 (optional hook)
+        """Tell the OS the pages of ``key`` are no longer needed."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Unmap and close the file."""
+
+
+@final
+class SafetensorsFile(WeightFile):
+    """A ``.safetensors`` file read through a private memory map."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            with open(path, "rb") as fp:
+                size = os.fstat(fp.fileno()).st_size
+                if size < 8:
+                    raise CheckpointError(path, "the file is too short to be safetensors")
+                (header_len,) = struct.unpack("<Q", fp.read(8))
+                if header_len > min(_MAX_HEADER_BYTES, size - 8):
+                    raise CheckpointError(path, "the safetensors header length is corrupt")
+                header = json.loads(fp.read(header_len))
+                # ACCESS_COPY: a private, writable mapping, so torch.frombuffer gets a
+                # writable buffer without copying; nothing is ever written back to the file.
+                self._map = mmap.mmap(fp.fileno(), 0, access=mmap.ACCESS_COPY)
+        except OSError as ex:
+            raise CheckpointError(path, f"cannot read the file ({ex.strerror})") from ex
+        except (json.JSONDecodeError, UnicodeDecodeError) as ex:
+            raise CheckpointError(path, "the safetensors header is not valid JSON") from ex
+        self._data_start = 8 + header_len
+        self._entries: dict[str, tuple[torch.dtype, tuple[int, ...], int, int]] = {}
+        for key, entry in header.items():
+            if key == "__metadata__":
+                continue
+            dtype = _DTYPES.get(entry.get("dtype"))
+            if dtype is None:
+                raise CheckpointError(path, f"tensor '{key}' has unsupported dtype {entry}")
+            begin, end = entry["data_offsets"]
+            shape = tuple(int(n) for n in entry["shape"])
+            if self._data_start + end > size or begin > end:
+                raise CheckpointError(path, f"tensor '{key}' lies outside the file (truncated?)")
+            self._entries[key] = (dtype, shape, self._data_start + begin, end - begin)
+
+    @override
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {key: entry[1] for key, entry in self._entries.items()}
+
+    @override
+    def read(self, key: str) -> Tensor:
+        dtype, shape, offset, nbytes = self._entries[key]
+        if nbytes == 0:
+            return torch.empty(shape, dtype=dtype)
+        flat = torch.frombuffer(self._map, dtype=torch.uint8, count=nbytes, offset=offset)
+        return flat.view(dtype).view(shape)
+
+    @override
+    def release(self, key: str) -> None:
+        _, _, offset, nbytes = self._entries[key]
+        start = offset - offset % mmap.PAGESIZE
+        if nbytes and hasattr(self._map, "madvise"):
+            self._map.madvise(mmap.MADV_DONTNEED, start, offset + nbytes - start)
+
+    @override
+    def close(self) -> None:
+        # BufferError: a caller still holds a view; the map is freed when the last one dies.
+        with contextlib.suppress(BufferError):
+            self._map.close()
+
+
+@final
+class TorchPickleFile(WeightFile):
+    """A ``torch.save`` file, loaded with ``weights_only=True`` (no arbitrary code)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            try:
+                data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as ex:
+                if "mmap" not in str(ex):
+                    raise
+                # Legacy (non-zip) pickles cannot be memory-mapped.
+                data = torch.load(path, map_location="cpu", weights_only=True)
+        except OSError as ex:
+            raise CheckpointError(path, f"cannot read the file ({ex.strerror})") from ex
+        except Exception as ex:  # torch raises UnpicklingError or RuntimeError here
+            raise CheckpointError(
+                path,
+                "it is not a plain tensor checkpoint; torch pickles are only loaded with "
+                "weights_only=True, which refuses arbitrary Python objects. Convert it to "
+                f"safetensors with a trusted tool. ({type(ex).__name__}: {str(ex)[:200]})",
+            ) from ex
+        if isinstance(data, Mapping) and "model" in data and isinstance(data["model"], Mapping):
+            data = data["model"]
+        if not isinstance(data, Mapping) or not all(isinstance(v, Tensor) for v in data.values()):
+            raise CheckpointError(path, "the pickle does not hold a {name: tensor} state dict")
+        self._tensors: dict[str, Tensor] = dict(data)
+
+    @override
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {key: tuple(t.shape) for key, t in self._tensors.items()}
+
+    @override
+    def read(self, key: str) -> Tensor:
+        return self._tensors[key]
+
+    @override
+    def close(self) -> None:
+        self._tensors.clear()
+
+
+def open_weight_file(path: Path) -> WeightFile:
+    """Open a ``.safetensors`` file or a torch pickle (``.pt``, ``.bin``, ``.pth``)."""
+    if path.suffix == ".safetensors":
+        return SafetensorsFile(path)
+    if path.suffix in (".pt", ".pth", ".bin", ".ckpt"):
+        return TorchPickleFile(path)
+    raise CheckpointError(
+        path, "unknown weights format; expected .safetensors, or .pt/.pth/.bin (torch.save)"
+    )
+
+
+def save_safetensors(
+    tensors: Iterable[tuple[str, Tensor]], path: Path, *, metadata: Mapping[str, str] | None = None
+) -> None:
+    """Write ``tensors`` to ``path`` as safetensors, one tensor at a time, atomically.
+
+    Streaming avoids building the whole file in memory as ``safetensors.torch.save_file``
+    does; the file appears under its name only once complete.
+    """
+    items = [(key, t.detach()) for key, t in tensors]
+    header: dict[str, object] = {}
+    if metadata:
+        header["__metadata__"] = dict(metadata)
+    offset = 0
+    for key, tensor in items:
+        if tensor.dtype not in _DTYPE_NAMES:
+            raise CheckpointError(path, f"tensor '{key}' has unsupported dtype {tensor.dtype}")
+        nbytes = tensor.numel() * tensor.element_size()
+        header[key] = {
+            "dtype": _DTYPE_NAMES[tensor.dtype],
+            "shape": list(tensor.shape),
+            "data_offsets": [offset, offset + nbytes],
+        }
+        offset += nbytes
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)  # 8-byte alignment of the data section
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fp:
+        fp.write(struct.pack("<Q", len(encoded)))
+        fp.write(encoded)
+        for _, tensor in items:
+            cpu = tensor.to("cpu").contiguous()
+            if cpu.numel():
+                fp.write(cpu.reshape(-1).view(torch.uint8).numpy().data)
+        fp.flush()
+        os.fsync(fp.fileno())
+    os.replace(tmp, path)

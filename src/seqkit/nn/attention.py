@@ -1,0 +1,130 @@
+"""Multi-head attention over ``scaled_dot_product_attention``: self/cross, GQA, KV cache."""
+
+from __future__ import annotations
+
+from typing import final
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Module
+from typing_extensions import override
+
+from seqkit.nn.attention_mask import AttentionMask
+from seqkit.nn.incremental_state import IncrementalStateBag
+from seqkit.nn.kv_cache import CrossAttentionCache, SelfAttentionCache
+from seqkit.nn.position_encoder import apply_rotary
+from seqkit.nn.projection import create_linear
+
+
+@final
+class MultiheadAttention(Module):
+    """Multi-head attention with grouped-query attention and an optional KV cache.
+
+    ``q_proj``/``k_proj``/``v_proj``/``output_proj`` are plain linear layers; the number
+    of heads is read from the projection width at run time (``-1`` in the reshape), so a
+    tensor-parallel sharder may replace them with column/row-sharded layers that produce
+    only the local heads.
+    """
+
+    def __init__(
+        self,
+        model_dim: int,
+        num_heads: int,
+        *,
+        num_kv_heads: int | None = None,
+        head_dim: int | None = None,
+        kv_dim: int | None = None,
+        qkv_bias: bool = False,
+        output_bias: bool = False,
+        dropout_p: float = 0.0,
+        init_std: float | None = None,
+        device: torch.device | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        num_kv_heads = num_kv_heads or num_heads
+        if num_heads % num_kv_heads:
+            raise ValueError(
+                f"num_heads ({num_heads}) must be a multiple of num_kv_heads ({num_kv_heads})"
+            )
+        if head_dim is None:
+            if model_dim % num_heads:
+                raise ValueError(f"model_dim {model_dim} is not divisible by {num_heads} heads")
+            head_dim = model_dim // num_heads
+        kv_dim = kv_dim or model_dim
+        self.num_heads = num_heads
+        self.num_kv_heads = num_kv_heads
+        self.head_dim = head_dim
+        self.dropout_p = dropout_p
+
+        def linear(i: int, o: int, bias: bool) -> torch.nn.Linear:
+            return create_linear(i, o, bias=bias, init_std=init_std, device=device, dtype=dtype)
+
+        self.q_proj = linear(model_dim, num_heads * head_dim, qkv_bias)
+        self.k_proj = linear(kv_dim, num_kv_heads * head_dim, qkv_bias)
+        self.v_proj = linear(kv_dim, num_kv_heads * head_dim, qkv_bias)
+        self.output_proj = linear(num_heads * head_dim, model_dim, output_bias)
+
+    def _split_heads(self, x: Tensor) -> Tensor:
+        batch, seq_len = x.shape[0], x.shape[1]
+        return x.view(batch, seq_len, -1, self.head_dim).transpose(1, 2)
+
+    @override
+    def forward(
+        self,
+        seqs: Tensor,
+        mask: AttentionMask,
+        *,
+        encoder_output: Tensor | None = None,
+        rotary: tuple[Tensor, Tensor] | None = None,
+        state_bag: IncrementalStateBag | None = None,
+    ) -> Tensor:
+        """Attend from ``seqs`` ``[B, S, D]`` to itself, or to ``encoder_output`` if given.
+
+        ``rotary`` holds the ``(cos, sin)`` tables of the query positions (self-attention
+        only). With a ``state_bag``, self-attention appends its keys/values to the cache at
+        ``state_bag.step_nr`` and cross-attention projects the encoder output only once.
+        """
+        q = self._split_heads(self.q_proj(seqs))
+        if encoder_output is None:
+            k = self._split_heads(self.k_proj(seqs))
+            v = self._split_heads(self.v_proj(seqs))
+            if rotary is not None:
+                q = apply_rotary(q, *rotary)
+                k = apply_rotary(k, *rotary)
+            if state_bag is not None:
+                cache = state_bag.get_state(self, SelfAttentionCache)
+                if cache is None:
+                    cache = SelfAttentionCache(k, v, state_bag.max_num_steps)
+                    state_bag.set_state(self, cache)
+                k, v = cache.append(state_bag.step_nr, k, v)
+        else:
+            cross = state_bag.get_state(self, CrossAttentionCache) if state_bag else None
+            if cross is None:
+                k = self._split_heads(self.k_proj(encoder_output))
+                v = self._split_heads(self.v_proj(encoder_output))
+                if state_bag is not None:
+                    state_bag.set_state(self, CrossAttentionCache(k, v))
+            else:
+                k, v = cross.keys, cross.values
+
+        attn = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=mask.mask,
+            dropout_p=self.dropout_p if self.training else 0.0,
+            is_causal=mask.is_causal and mask.mask is None,
+            enable_gqa=q.shape[1] != k.shape[1],
+        )
+        batch, seq_len = seqs.shape[0], seqs.shape[1]
+        out: Tensor = self.output_proj(attn.transpose(1, 2).reshape(batch, seq_len, -1))
+        return out
+
+    @override
+    def extra_repr(self) -> str:
+        return (
+            f"num_heads={self.num_heads}, num_kv_heads={self.num_kv_heads}, "
+            f"head_dim={self.head_dim}"
+        )

@@ -1,0 +1,124 @@
+"""Transformer encoder and decoder layers with pre- or post-normalization."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, final
+
+from torch import Tensor
+from torch.nn import Dropout, Module
+from typing_extensions import override
+
+from seqkit.nn.attention import MultiheadAttention
+from seqkit.nn.attention_mask import AttentionMask
+from seqkit.nn.incremental_state import IncrementalStateBag
+
+NormOrder = Literal["pre", "post"]
+
+
+@final
+class TransformerEncoderLayer(Module):
+    """Self-attention then FFN, each wrapped in a residual connection and a norm."""
+
+    def __init__(
+        self,
+        self_attn: MultiheadAttention,
+        self_attn_norm: Module,
+        ffn: Module,
+        ffn_norm: Module,
+        *,
+        norm_order: NormOrder = "pre",
+        dropout_p: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.self_attn_norm = self_attn_norm
+        self.self_attn = self_attn
+        self.ffn_norm = ffn_norm
+        self.ffn = ffn
+        self.norm_order = norm_order
+        self.dropout = Dropout(dropout_p)
+
+    @override
+    def forward(
+        self, seqs: Tensor, mask: AttentionMask, *, rotary: tuple[Tensor, Tensor] | None = None
+    ) -> Tensor:
+        def attn(x: Tensor) -> Tensor:
+            out: Tensor = self.self_attn(x, mask, rotary=rotary)
+            return out
+
+        seqs = _residual(seqs, attn, self.self_attn_norm, self.norm_order, self.dropout)
+        return _residual(seqs, self.ffn, self.ffn_norm, self.norm_order, self.dropout)
+
+
+@final
+class TransformerDecoderLayer(Module):
+    """Causal self-attention, optional cross-attention to an encoder, then FFN."""
+
+    def __init__(
+        self,
+        self_attn: MultiheadAttention,
+        self_attn_norm: Module,
+        ffn: Module,
+        ffn_norm: Module,
+        *,
+        cross_attn: MultiheadAttention | None = None,
+        cross_attn_norm: Module | None = None,
+        norm_order: NormOrder = "pre",
+        dropout_p: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.self_attn_norm = self_attn_norm
+        self.self_attn = self_attn
+        self.cross_attn_norm = cross_attn_norm
+        self.cross_attn = cross_attn
+        self.ffn_norm = ffn_norm
+        self.ffn = ffn
+        self.norm_order = norm_order
+        self.dropout = Dropout(dropout_p)
+
+    @override
+    def forward(
+        self,
+        seqs: Tensor,
+        mask: AttentionMask,
+        *,
+        rotary: tuple[Tensor, Tensor] | None = None,
+        encoder_output: Tensor | None = None,
+        encoder_mask: AttentionMask | None = None,
+        state_bag: IncrementalStateBag | None = None,
+    ) -> Tensor:
+        def self_attn(x: Tensor) -> Tensor:
+            out: Tensor = self.self_attn(x, mask, rotary=rotary, state_bag=state_bag)
+            return out
+
+        seqs = _residual(seqs, self_attn, self.self_attn_norm, self.norm_order, self.dropout)
+        if self.cross_attn is not None and self.cross_attn_norm is not None:
+            if encoder_output is None:
+                raise ValueError("this decoder layer cross-attends and needs `encoder_output`")
+            cross_attn = self.cross_attn
+
+            def cross(x: Tensor) -> Tensor:
+                out: Tensor = cross_attn(
+                    x,
+                    encoder_mask or AttentionMask(),
+                    encoder_output=encoder_output,
+                    state_bag=state_bag,
+                )
+                return out
+
+            seqs = _residual(seqs, cross, self.cross_attn_norm, self.norm_order, self.dropout)
+        return _residual(seqs, self.ffn, self.ffn_norm, self.norm_order, self.dropout)
+
+
+def _residual(
+    seqs: Tensor,
+    block: Callable[[Tensor], Tensor],
+    norm: Module,
+    order: NormOrder,
+    dropout: Dropout,
+) -> Tensor:
+    if order == "pre":
+        update: Tensor = dropout(block(norm(seqs)))
+        return seqs + update
+    out: Tensor = norm(seqs + dropout(block(seqs)))
+    return out
