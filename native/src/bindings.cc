@@ -1,5 +1,8 @@
-// Python bindings of the native core: the only file that includes nanobind.
+// Python bindings of the native core: the only file that includes nanobind or Python.h.
 #include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
@@ -7,33 +10,783 @@
 #include <vector>
 
 #include "seqkit/line_reader.h"
+#include "seqkit/ops.h"
+#include "seqkit/thread_pool.h"
 
 namespace nb = nanobind;
+using namespace seqkit;
+
+namespace {
+
+// ------------------------------------------------------------------ object references
+
+// Holds a strong reference; the last owner may drop it from any thread, so the deleter
+// takes the GIL.
+std::shared_ptr<void> py_ref(PyObject* o) {
+  Py_INCREF(o);
+  return std::shared_ptr<void>(o, [](void* p) {
+    if (!Py_IsInitialized()) return;  // the interpreter is gone: leak rather than crash
+    PyGILState_STATE s = PyGILState_Ensure();
+    Py_DECREF(static_cast<PyObject*>(p));
+    PyGILState_Release(s);
+  });
+}
+
+PyObject* torch_module() {
+  static PyObject* torch = [] {
+    PyObject* m = PyImport_ImportModule("torch");
+    if (m == nullptr) PyErr_Clear();
+    return m;
+  }();
+  return torch;
+}
+
+nb::dlpack::dtype to_dl(DType d) {
+  using C = nb::dlpack::dtype_code;
+  auto make = [](C code, int bits) { return nb::dlpack::dtype{static_cast<std::uint8_t>(code), static_cast<std::uint8_t>(bits), 1}; };
+  switch (d) {
+    case DType::kBool: return make(C::Bool, 8);
+    case DType::kInt8: return make(C::Int, 8);
+    case DType::kUInt8: return make(C::UInt, 8);
+    case DType::kInt16: return make(C::Int, 16);
+    case DType::kUInt16: return make(C::UInt, 16);
+    case DType::kInt32: return make(C::Int, 32);
+    case DType::kUInt32: return make(C::UInt, 32);
+    case DType::kInt64: return make(C::Int, 64);
+    case DType::kFloat32: return make(C::Float, 32);
+    case DType::kFloat64: return make(C::Float, 64);
+  }
+  return make(C::Int, 64);
+}
+
+std::optional<DType> from_dl(nb::dlpack::dtype dt) {
+  using C = nb::dlpack::dtype_code;
+  if (dt.lanes != 1) return std::nullopt;
+  auto code = static_cast<C>(dt.code);
+  if (code == C::Bool && dt.bits == 8) return DType::kBool;
+  if (code == C::Int) {
+    switch (dt.bits) {
+      case 8: return DType::kInt8;
+      case 16: return DType::kInt16;
+      case 32: return DType::kInt32;
+      case 64: return DType::kInt64;
+    }
+  }
+  if (code == C::UInt) {
+    switch (dt.bits) {
+      case 8: return DType::kUInt8;
+      case 16: return DType::kUInt16;
+      case 32: return DType::kUInt32;
+    }
+  }
+  if (code == C::Float && dt.bits == 32) return DType::kFloat32;
+  if (code == C::Float && dt.bits == 64) return DType::kFloat64;
+  return std::nullopt;
+}
+
+std::optional<DType> dtype_from_name(const std::string& name) {
+  for (int i = 0; i <= static_cast<int>(DType::kFloat64); ++i) {
+    if (name == dtype_name(static_cast<DType>(i))) return static_cast<DType>(i);
+  }
+  return std::nullopt;
+}
+
+// --------------------------------------------------------------------- conversions
+
+nb::object array_to_py(const Array& a) {
+  std::int64_t n = a.numel();
+  if (a.as_list) {
+    PyObject* l = PyList_New(n);
+    if (l == nullptr) throw nb::python_error();
+    for (std::int64_t i = 0; i < n; ++i) PyList_SET_ITEM(l, i, PyLong_FromLongLong(a.int_at(i)));
+    return nb::steal(l);
+  }
+  auto* holder = new std::shared_ptr<const void>(a.owner);
+  nb::capsule owner(holder, [](void* p) noexcept { delete static_cast<std::shared_ptr<const void>*>(p); });
+  std::vector<std::size_t> shape(a.shape.begin(), a.shape.end());
+  void* data = const_cast<void*>(a.data);
+  if (torch_module() != nullptr) {
+    return nb::ndarray<nb::pytorch>(data, shape.size(), shape.data(), owner, nullptr, to_dl(a.dtype),
+                                    nb::device::cpu::value)
+        .cast();
+  }
+  return nb::ndarray<nb::numpy>(data, shape.size(), shape.data(), owner, nullptr, to_dl(a.dtype),
+                                nb::device::cpu::value)
+      .cast();
+}
+
+nb::object to_py(const Element& e, bool for_state);
+
+nb::object list_to_py(const List& l, bool for_state) {
+  std::size_t n = l.items.size();
+  PyObject* out = l.is_tuple && !for_state ? PyTuple_New(static_cast<Py_ssize_t>(n)) : PyList_New(static_cast<Py_ssize_t>(n));
+  if (out == nullptr) throw nb::python_error();
+  nb::object guard = nb::steal(out);
+  for (std::size_t i = 0; i < n; ++i) {
+    PyObject* item = to_py(l.items[i], for_state).release().ptr();
+    if (l.is_tuple && !for_state) {
+      PyTuple_SET_ITEM(out, static_cast<Py_ssize_t>(i), item);
+    } else {
+      PyList_SET_ITEM(out, static_cast<Py_ssize_t>(i), item);
+    }
+  }
+  if (l.is_tuple && for_state) {
+    nb::dict d;
+    d["__tuple__"] = guard;
+    return std::move(d);
+  }
+  return guard;
+}
+
+// `for_state`: plain data only (arrays as bytes, foreign objects pickled, tuples tagged).
+nb::object to_py(const Element& e, bool for_state) {
+  const Element::Value& v = e.value;
+  if (std::holds_alternative<std::monostate>(v)) return nb::none();
+  if (const bool* b = std::get_if<bool>(&v)) return nb::bool_(*b);
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return nb::steal(PyLong_FromLongLong(*i));
+  if (const auto* d = std::get_if<double>(&v)) return nb::steal(PyFloat_FromDouble(*d));
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    PyObject* o = PyUnicode_DecodeUTF8(s->data(), static_cast<Py_ssize_t>(s->size()), "surrogateescape");
+    if (o == nullptr) throw nb::python_error();
+    return nb::steal(o);
+  }
+  if (const auto* b = std::get_if<Bytes>(&v)) return nb::bytes(b->data.data(), b->data.size());
+  if (const Array* a = std::get_if<Array>(&v)) {
+    if (!for_state || a->as_list) return array_to_py(*a);
+    nb::dict d;
+    d["__array__"] = dtype_name(a->dtype);
+    nb::list shape;
+    for (std::int64_t s : a->shape) shape.append(s);
+    d["shape"] = shape;
+    d["data"] = nb::bytes(static_cast<const char*>(a->data), a->nbytes());
+    return std::move(d);
+  }
+  if (const List* l = e.list()) return list_to_py(*l, for_state);
+  if (const Dict* dict = e.dict()) {
+    nb::dict out;
+    for (const auto& [k, item] : dict->items) out[nb::str(k.data(), k.size())] = to_py(item, for_state);
+    return std::move(out);
+  }
+  const auto& opaque = std::get<Opaque>(v);
+  nb::handle obj(static_cast<PyObject*>(opaque.object.get()));
+  if (!for_state) return nb::borrow(obj);
+  nb::dict d;
+  d["__pickle__"] = nb::module_::import_("pickle").attr("dumps")(obj);
+  return std::move(d);
+}
+
+Element from_py(PyObject* o, bool for_state);
+
+Element try_array(PyObject* o) {
+  nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu> arr;
+  if (!nb::try_cast(nb::handle(o), arr, false)) return Element(Opaque{py_ref(o)});
+  std::optional<DType> dt = from_dl(arr.dtype());
+  if (!dt) return Element(Opaque{py_ref(o)});
+  Array a;
+  a.dtype = *dt;
+  for (std::size_t i = 0; i < arr.ndim(); ++i) a.shape.push_back(static_cast<std::int64_t>(arr.shape(i)));
+  a.data = arr.data();
+  auto* held = new nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>(std::move(arr));
+  a.owner = std::shared_ptr<const void>(held, [](const void* p) {
+    if (!Py_IsInitialized()) return;
+    PyGILState_STATE s = PyGILState_Ensure();
+    delete static_cast<const nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>*>(p);
+    PyGILState_Release(s);
+  });
+  return Element(std::move(a));
+}
+
+Element from_py(PyObject* o, bool for_state) {
+  if (o == Py_None) return Element();
+  if (PyBool_Check(o)) return Element(o == Py_True);
+  if (PyLong_CheckExact(o)) {
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow != 0) return Element(Opaque{py_ref(o)});
+    return Element(static_cast<std::int64_t>(v));
+  }
+  if (PyFloat_CheckExact(o)) return Element(PyFloat_AS_DOUBLE(o));
+  if (PyUnicode_CheckExact(o)) {
+    Py_ssize_t n = 0;
+    const char* s = PyUnicode_AsUTF8AndSize(o, &n);
+    if (s == nullptr) {
+      PyErr_Clear();  // lone surrogates: keep the object as it is
+      return Element(Opaque{py_ref(o)});
+    }
+    return Element(std::string(s, static_cast<std::size_t>(n)));
+  }
+  if (PyBytes_CheckExact(o)) {
+    return Element(Bytes{std::string(PyBytes_AS_STRING(o), static_cast<std::size_t>(PyBytes_GET_SIZE(o)))});
+  }
+  if (PyList_CheckExact(o)) {
+    Py_ssize_t n = PyList_GET_SIZE(o);
+    bool all_int = n > 0;
+    for (Py_ssize_t i = 0; i < n && all_int; ++i) all_int = PyLong_CheckExact(PyList_GET_ITEM(o, i));
+    if (all_int) {
+      // Lists of ints (token ids) become one int64 array instead of n boxed elements.
+      Array a = Array::allocate(DType::kInt64, {static_cast<std::int64_t>(n)});
+      a.as_list = true;
+      auto* dst = static_cast<std::int64_t*>(a.mutable_data());
+      bool ok = true;
+      for (Py_ssize_t i = 0; i < n; ++i) {
+        int overflow = 0;
+        dst[i] = PyLong_AsLongLongAndOverflow(PyList_GET_ITEM(o, i), &overflow);
+        if (overflow != 0) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) return Element(std::move(a));
+    }
+    List l;
+    l.items.reserve(static_cast<std::size_t>(n));
+    for (Py_ssize_t i = 0; i < n; ++i) l.items.push_back(from_py(PyList_GET_ITEM(o, i), for_state));
+    return Element(std::move(l));
+  }
+  if (PyTuple_CheckExact(o)) {
+    List l;
+    l.is_tuple = true;
+    Py_ssize_t n = PyTuple_GET_SIZE(o);
+    for (Py_ssize_t i = 0; i < n; ++i) l.items.push_back(from_py(PyTuple_GET_ITEM(o, i), for_state));
+    return Element(std::move(l));
+  }
+  if (PyDict_CheckExact(o)) {
+    if (for_state) {
+      nb::handle h(o);
+      nb::dict d = nb::borrow<nb::dict>(h);
+      if (d.contains("__array__")) {
+        std::optional<DType> dt = dtype_from_name(nb::cast<std::string>(d["__array__"]));
+        if (!dt) throw StateError("unknown array dtype in the state");
+        std::vector<std::int64_t> shape = nb::cast<std::vector<std::int64_t>>(d["shape"]);
+        nb::bytes data = nb::cast<nb::bytes>(d["data"]);
+        Array a = Array::allocate(*dt, shape);
+        if (data.size() != a.nbytes()) throw StateError("an array in the state has the wrong byte size");
+        std::memcpy(a.mutable_data(), data.c_str(), data.size());
+        return Element(std::move(a));
+      }
+      if (d.contains("__pickle__")) {
+        nb::object obj = nb::module_::import_("pickle").attr("loads")(d["__pickle__"]);
+        return from_py(obj.ptr(), false);
+      }
+      if (d.contains("__tuple__")) {
+        Element inner = from_py(nb::object(d["__tuple__"]).ptr(), true);
+        List l;
+        if (const List* il = inner.list()) l = *il;
+        if (const Array* ia = inner.array()) {
+          for (std::int64_t i = 0; i < ia->numel(); ++i) l.items.emplace_back(ia->int_at(i));
+        }
+        l.is_tuple = true;
+        return Element(std::move(l));
+      }
+    }
+    Dict d;
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(o, &pos, &key, &value)) {
+      if (!PyUnicode_CheckExact(key)) return Element(Opaque{py_ref(o)});
+      Py_ssize_t n = 0;
+      const char* s = PyUnicode_AsUTF8AndSize(key, &n);
+      if (s == nullptr) throw nb::python_error();
+      d.items.emplace_back(std::string(s, static_cast<std::size_t>(n)), from_py(value, for_state));
+    }
+    return Element(std::move(d));
+  }
+  if (PyObject_HasAttrString(o, "__dlpack__") != 0 || PyObject_CheckBuffer(o) != 0) return try_array(o);
+  return Element(Opaque{py_ref(o)});
+}
+
+// -------------------------------------------------------------------- python callables
+
+// Captures the pending Python exception into a PipelineError that keeps the exception
+// object, so the pipeline can re-raise it as the cause. Needs the GIL.
+[[noreturn]] void throw_pending_python_error() {
+  PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  if (tb != nullptr && value != nullptr) PyException_SetTraceback(value, tb);
+  std::string message = "a Python callable raised";
+  if (value != nullptr) {
+    PyObject* s = PyObject_Str(value);
+    const char* name = reinterpret_cast<PyTypeObject*>(type)->tp_name;
+    if (s != nullptr) {
+      const char* text = PyUnicode_AsUTF8(s);
+      message = std::string(name) + ": " + (text != nullptr ? text : "");
+      Py_DECREF(s);
+    }
+    PyErr_Clear();
+  }
+  std::shared_ptr<void> ref = value != nullptr ? py_ref(value) : nullptr;
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+  throw PipelineError(message, "", -1, std::move(ref));
+}
+
+nb::object call_py(PyObject* fn, const Element& e) {
+  nb::object arg;
+  try {
+    arg = to_py(e, false);
+  } catch (nb::python_error& err) {
+    err.restore();
+    throw_pending_python_error();
+  }
+  PyObject* r = PyObject_CallOneArg(fn, arg.ptr());
+  if (r == nullptr) throw_pending_python_error();
+  return nb::steal(r);
+}
+
+MapFn wrap_map_fn(nb::handle fn) {
+  std::vector<std::shared_ptr<void>> fns;
+  if (PyList_Check(fn.ptr()) || PyTuple_Check(fn.ptr())) {
+    for (nb::handle f : fn) fns.push_back(py_ref(f.ptr()));
+  } else {
+    fns.push_back(py_ref(fn.ptr()));
+  }
+  return [fns](const Element& e) {
+    nb::gil_scoped_acquire gil;
+    Element cur = e;
+    for (const auto& f : fns) {
+      nb::object out = call_py(static_cast<PyObject*>(f.get()), cur);
+      cur = from_py(out.ptr(), false);
+    }
+    return cur;
+  };
+}
+
+PredicateFn wrap_predicate(nb::handle fn) {
+  auto f = py_ref(fn.ptr());
+  return [f](const Element& e) {
+    nb::gil_scoped_acquire gil;
+    nb::object out = call_py(static_cast<PyObject*>(f.get()), e);
+    int truth = PyObject_IsTrue(out.ptr());
+    if (truth < 0) throw_pending_python_error();
+    return truth == 1;
+  };
+}
+
+// ----------------------------------------------------------------------- pipeline types
+
+struct PyPipeline {
+  NodePtr root;
+  std::int64_t position = 0;
+  bool broken = false;
+
+  PyPipeline() = default;
+  explicit PyPipeline(NodePtr r) : root(std::move(r)) {}
+  PyPipeline(const PyPipeline&) = delete;
+  PyPipeline& operator=(const PyPipeline&) = delete;
+  ~PyPipeline() { release(); }
+
+  // Stops background threads without the GIL: they may be waiting for it.
+  void release() {
+    if (!root) return;
+    if (PyGILState_Check() != 0) {
+      nb::gil_scoped_release nogil;
+      root->shutdown();
+    } else {
+      root->shutdown();
+    }
+    root.reset();
+  }
+
+  Node& node() {
+    if (!root) {
+      throw nb::value_error(
+          "this DataPipeline was consumed by another pipeline (zip, concat, sample, round_robin "
+          "or yield_from own their inputs); build a new one");
+    }
+    return *root;
+  }
+
+  NodePtr take() {
+    node();
+    return std::move(root);
+  }
+};
+
+struct PyBuilder {
+  NodePtr node;
+
+  NodePtr& get() {
+    if (!node) throw nb::value_error("this DataPipelineBuilder was already turned into a pipeline by and_return()");
+    return node;
+  }
+};
+
+nb::object errors_module() { return nb::module_::import_("seqkit.data.errors"); }
+
+[[noreturn]] void raise_error(const char* cls, const std::string& message, nb::dict kwargs, PyObject* cause) {
+  nb::object exc = errors_module().attr(cls)(message, **kwargs);
+  if (cause != nullptr) PyException_SetCause(exc.ptr(), Py_NewRef(cause));
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
+  throw nb::python_error();
+}
+
+[[noreturn]] void raise_pipeline_error(const PipelineError& e, std::int64_t position) {
+  PyObject* cause = static_cast<PyObject*>(e.foreign.get());
+  if (cause != nullptr && PyErr_GivenExceptionMatches(cause, PyExc_Exception) == 0) {
+    // KeyboardInterrupt and SystemExit pass through unwrapped.
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(cause)), cause);
+    throw nb::python_error();
+  }
+  std::string op = e.op.empty() ? "?" : e.op;
+  std::string message = "the data pipeline failed on example " + std::to_string(position) +
+                        " (0-based) in operator '" + op + "'";
+  if (e.position >= 0) message += " after it had yielded " + std::to_string(e.position) + " elements";
+  message += ": " + std::string(e.what());
+  message += "; the pipeline is now broken: call reset() or load_state_dict() to use it again";
+  nb::dict kwargs;
+  kwargs["operator"] = op;
+  kwargs["example_index"] = position;
+  raise_error("DataPipelineError", message, kwargs, cause);
+}
+
+nb::object pipeline_next(PyPipeline& p) {
+  Node& node = p.node();
+  if (p.broken) {
+    nb::dict kwargs;
+    kwargs["operator"] = nb::none();
+    kwargs["example_index"] = p.position;
+    raise_error("DataPipelineError",
+                "the data pipeline is broken by an earlier error; call reset() or load_state_dict() first",
+                kwargs, nullptr);
+  }
+  std::optional<Element> e;
+  try {
+    nb::gil_scoped_release nogil;
+    e = node.next();
+  } catch (const PipelineError& err) {
+    p.broken = true;
+    raise_pipeline_error(err, p.position);
+  } catch (const std::exception& err) {
+    p.broken = true;
+    raise_pipeline_error(PipelineError(err.what()), p.position);
+  }
+  if (!e) throw nb::stop_iteration();
+  ++p.position;
+  return to_py(*e, false);
+}
+
+constexpr const char* kStateFormat = "seqkit.data_pipeline";
+constexpr std::int64_t kStateVersion = 1;
+
+nb::dict pipeline_state(PyPipeline& p) {
+  Node& node = p.node();
+  Element st;
+  try {
+    nb::gil_scoped_release nogil;
+    st = node.state();
+  } catch (const PipelineError& err) {
+    raise_pipeline_error(err, p.position);
+  }
+  nb::dict d;
+  d["format"] = kStateFormat;
+  d["version"] = kStateVersion;
+  d["position"] = p.position;
+  d["pipeline"] = to_py(st, true);
+  return d;
+}
+
+void pipeline_load_state(PyPipeline& p, nb::dict d) {
+  Node& node = p.node();
+  auto fail = [](const std::string& message) {
+    nb::dict kwargs;
+    raise_error("DataPipelineStateError", message, kwargs, nullptr);
+  };
+  if (!d.contains("format") || !nb::isinstance<nb::str>(d["format"]) ||
+      nb::cast<std::string>(d["format"]) != kStateFormat) {
+    fail("the state dict is not a seqkit data-pipeline state (its 'format' is not '" + std::string(kStateFormat) +
+         "'); pass what DataPipeline.state_dict() returned");
+  }
+  if (!d.contains("version") || nb::cast<std::int64_t>(d["version"]) != kStateVersion) {
+    fail("the data-pipeline state has an unsupported version; this seqkit reads version " +
+         std::to_string(kStateVersion));
+  }
+  Element st = from_py(nb::object(d["pipeline"]).ptr(), true);
+  std::int64_t position = nb::cast<std::int64_t>(d["position"]);
+  std::string error;
+  {
+    nb::gil_scoped_release nogil;
+    try {
+      node.load_state(st, "");
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  if (!error.empty()) {
+    p.broken = true;
+    fail("cannot load the data-pipeline state: " + error);
+  }
+  p.position = position;
+  p.broken = false;
+}
+
+nb::list pipeline_stats(PyPipeline& p) {
+  std::vector<NodeStats> stats;
+  p.node().collect_stats(stats, 0);
+  nb::list out;
+  for (const auto& s : stats) {
+    nb::dict d;
+    d["operator"] = s.op;
+    d["depth"] = s.depth;
+    d["num_yielded"] = s.num_yielded;
+    d["time_s"] = static_cast<double>(s.time_ns) * 1e-9;
+    for (const auto& [k, v] : s.counters) d[nb::str(k.c_str())] = v;
+    out.append(d);
+  }
+  return out;
+}
+
+std::vector<NodePtr> take_all(nb::list pipelines) {
+  std::vector<PyPipeline*> ps;
+  for (nb::handle h : pipelines) ps.push_back(nb::cast<PyPipeline*>(h));
+  std::vector<NodePtr> nodes;
+  for (PyPipeline* p : ps) nodes.push_back(p->take());
+  return nodes;
+}
+
+EncodingErrors parse_errors(const std::string& s) {
+  if (s == "strict") return EncodingErrors::kStrict;
+  if (s == "replace") return EncodingErrors::kReplace;
+  if (s == "ignore") return EncodingErrors::kIgnore;
+  throw nb::value_error(("encoding_errors must be 'strict', 'replace' or 'ignore', not '" + s + "'").c_str());
+}
+
+// Builds a node, turning C++ failures (bad files) into the component's read error.
+template <typename F>
+PyBuilder build_source(F&& f) {
+  std::string error;
+  try {
+    return PyBuilder{f()};
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  raise_error("DataReadError", error, nb::dict(), nullptr);
+}
+
+}  // namespace
 
 NB_MODULE(_native, m) {
-  m.doc() = "seqkit native core (data pipeline).";
+  m.doc() = "seqkit native core (data pipeline). Import seqkit.data instead.";
 
+  nb::class_<PyPipeline>(m, "DataPipeline", "An iterable, resettable, resumable data pipeline.")
+      .def("__iter__", [](nb::handle self) { return nb::borrow(self); })
+      .def("__next__", &pipeline_next)
+      .def(
+          "reset",
+          [](PyPipeline& p, bool reset_rng) {
+            Node& node = p.node();
+            {
+              nb::gil_scoped_release nogil;
+              node.reset(reset_rng);
+            }
+            p.position = 0;
+            p.broken = false;
+          },
+          nb::arg("reset_rng") = false)
+      .def("state_dict", &pipeline_state)
+      .def("load_state_dict", &pipeline_load_state, nb::arg("state_dict"))
+      .def_prop_ro("is_broken", [](PyPipeline& p) { return p.broken; })
+      .def_prop_ro("position", [](PyPipeline& p) { return p.position; })
+      .def("stats", &pipeline_stats)
+      .def("close", [](PyPipeline& p) { p.release(); });
+
+  nb::class_<PyBuilder>(m, "DataPipelineBuilder", "Chains operators; and_return() builds the pipeline.")
+      .def(
+          "map",
+          [](PyBuilder& b, nb::handle fn, std::int64_t n, std::optional<std::string> selector) -> PyBuilder& {
+            b.get() = make_map(b.get(), wrap_map_fn(fn), selector.value_or(""), n);
+            return b;
+          },
+          nb::arg("fn"), nb::arg("num_parallel_calls") = 1, nb::arg("selector") = nb::none(), nb::rv_policy::reference)
+      .def(
+          "filter",
+          [](PyBuilder& b, nb::handle fn) -> PyBuilder& {
+            b.get() = make_filter(b.get(), wrap_predicate(fn));
+            return b;
+          },
+          nb::arg("predicate"), nb::rv_policy::reference)
+      .def(
+          "shuffle",
+          [](PyBuilder& b, std::int64_t window, std::uint64_t seed) -> PyBuilder& {
+            b.get() = make_shuffle(b.get(), window, seed);
+            return b;
+          },
+          nb::arg("shuffle_window"), nb::arg("seed") = 0, nb::rv_policy::reference)
+      .def(
+          "bucket",
+          [](PyBuilder& b, std::int64_t n, bool drop) -> PyBuilder& {
+            b.get() = make_bucket(b.get(), n, drop);
+            return b;
+          },
+          nb::arg("bucket_size"), nb::arg("drop_remainder") = false, nb::rv_policy::reference)
+      .def(
+          "bucket_by_length",
+          [](PyBuilder& b, std::vector<std::pair<std::int64_t, std::int64_t>> sizes, std::optional<std::string> sel,
+             std::int64_t min_len, bool skip_short, bool skip_long, bool drop) -> PyBuilder& {
+            b.get() = make_bucket_by_length(b.get(), std::move(sizes), sel.value_or(""), min_len, skip_short,
+                                            skip_long, drop);
+            return b;
+          },
+          nb::arg("bucket_sizes"), nb::arg("selector") = nb::none(), nb::arg("min_data_len") = 1,
+          nb::arg("skip_below_min_examples") = false, nb::arg("skip_above_max_examples") = false,
+          nb::arg("drop_remainder") = false, nb::rv_policy::reference)
+      .def(
+          "shard",
+          [](PyBuilder& b, std::int64_t index, std::int64_t count) -> PyBuilder& {
+            b.get() = make_shard(b.get(), index, count);
+            return b;
+          },
+          nb::arg("shard_idx"), nb::arg("num_shards"), nb::rv_policy::reference)
+      .def(
+          "take",
+          [](PyBuilder& b, std::int64_t n) -> PyBuilder& {
+            b.get() = make_take(b.get(), n);
+            return b;
+          },
+          nb::arg("num_examples"), nb::rv_policy::reference)
+      .def(
+          "skip",
+          [](PyBuilder& b, std::int64_t n) -> PyBuilder& {
+            b.get() = make_skip(b.get(), n);
+            return b;
+          },
+          nb::arg("num_examples"), nb::rv_policy::reference)
+      .def(
+          "repeat",
+          [](PyBuilder& b, std::optional<std::int64_t> n, bool reset_rng) -> PyBuilder& {
+            b.get() = make_repeat(b.get(), n, reset_rng);
+            return b;
+          },
+          nb::arg("num_repeats") = nb::none(), nb::arg("reset_rng") = false, nb::rv_policy::reference)
+      .def(
+          "yield_from",
+          [](PyBuilder& b, nb::handle fn) -> PyBuilder& {
+            auto f = py_ref(fn.ptr());
+            YieldFn yf = [f](const Element& e) -> NodePtr {
+              nb::gil_scoped_acquire gil;
+              nb::object out = call_py(static_cast<PyObject*>(f.get()), e);
+              PyPipeline* p = nullptr;
+              if (!nb::try_cast(out, p) || p == nullptr) {
+                throw PipelineError("yield_from(fn): fn must return a DataPipeline");
+              }
+              return p->take();
+            };
+            b.get() = make_yield_from(b.get(), std::move(yf));
+            return b;
+          },
+          nb::arg("fn"), nb::rv_policy::reference)
+      .def(
+          "unbatch",
+          [](PyBuilder& b) -> PyBuilder& {
+            b.get() = make_unbatch(b.get());
+            return b;
+          },
+          nb::rv_policy::reference)
+      .def(
+          "prefetch",
+          [](PyBuilder& b, std::int64_t n) -> PyBuilder& {
+            b.get() = make_prefetch(b.get(), n);
+            return b;
+          },
+          nb::arg("num_examples"), nb::rv_policy::reference)
+      .def(
+          "collate",
+          [](PyBuilder& b, std::optional<std::int64_t> pad, std::int64_t multiple) -> PyBuilder& {
+            b.get() = make_collate(b.get(), pad, multiple);
+            return b;
+          },
+          nb::arg("pad_value") = nb::none(), nb::arg("pad_to_multiple") = 1, nb::rv_policy::reference)
+      .def(
+          "pack",
+          [](PyBuilder& b, std::int64_t seq_len, std::optional<std::string> sel, std::int64_t pad,
+             bool drop) -> PyBuilder& {
+            b.get() = make_pack(b.get(), seq_len, sel.value_or(""), pad, drop);
+            return b;
+          },
+          nb::arg("seq_len"), nb::arg("selector") = nb::none(), nb::arg("pad_value") = 0,
+          nb::arg("drop_remainder") = false, nb::rv_policy::reference)
+      .def("and_return", [](PyBuilder& b) { return new PyPipeline(std::move(b.get())); });
+
+  m.def(
+      "read_sequence",
+      [](nb::handle seq) {
+        std::vector<Element> items;
+        for (nb::handle h : seq) items.push_back(from_py(h.ptr(), false));
+        return PyBuilder{make_read_sequence(std::move(items))};
+      },
+      nb::arg("seq"));
+  m.def(
+      "read_text",
+      [](const std::string& path, bool rtrim, bool ltrim, bool skip_empty, const std::string& errors) {
+        EncodingErrors policy = parse_errors(errors);
+        return build_source([&] { return make_read_text(path, rtrim, ltrim, skip_empty, policy); });
+      },
+      nb::arg("path"), nb::arg("rtrim") = false, nb::arg("ltrim") = false, nb::arg("skip_empty") = false,
+      nb::arg("encoding_errors") = "strict");
+  m.def(
+      "read_tokens",
+      [](const std::string& dir, const std::string& dtype, std::int64_t num_documents, std::int64_t num_tokens) {
+        std::optional<DType> dt = dtype_from_name(dtype);
+        if (!dt || (*dt != DType::kUInt16 && *dt != DType::kUInt32)) {
+          throw nb::value_error("dtype must be 'uint16' or 'uint32'");
+        }
+        return build_source([&] { return make_read_tokens(dir, *dt, num_documents, num_tokens); });
+      },
+      nb::arg("directory"), nb::arg("dtype"), nb::arg("num_documents"), nb::arg("num_tokens"));
+  m.def(
+      "constant", [](nb::handle value) { return PyBuilder{make_constant(from_py(value.ptr(), false))}; },
+      nb::arg("example"));
+  m.def(
+      "count", [](std::int64_t start, std::int64_t step) { return PyBuilder{make_count(start, step)}; },
+      nb::arg("start") = 0, nb::arg("step") = 1);
+  m.def(
+      "zip",
+      [](nb::list pipelines, std::vector<std::string> names, bool shortest, bool flatten) {
+        if (!names.empty() && names.size() != pipelines.size()) {
+          throw nb::value_error("zip(): names must have one name per pipeline");
+        }
+        return PyBuilder{make_zip(take_all(pipelines), std::move(names), shortest, flatten)};
+      },
+      nb::arg("pipelines"), nb::arg("names") = std::vector<std::string>{}, nb::arg("zip_to_shortest") = false,
+      nb::arg("flatten") = false);
+  m.def(
+      "round_robin",
+      [](nb::list pipelines, bool stop) { return PyBuilder{make_round_robin(take_all(pipelines), stop)}; },
+      nb::arg("pipelines"), nb::arg("stop_at_shortest") = false);
+  m.def(
+      "sample",
+      [](nb::list pipelines, std::vector<double> weights, std::uint64_t seed) {
+        if (weights.size() != pipelines.size()) throw nb::value_error("sample(): one weight per pipeline");
+        return PyBuilder{make_sample(take_all(pipelines), std::move(weights), seed)};
+      },
+      nb::arg("pipelines"), nb::arg("weights"), nb::arg("seed") = 0);
+  m.def(
+      "concat", [](nb::list pipelines) { return PyBuilder{make_concat(take_all(pipelines))}; },
+      nb::arg("pipelines"));
+  m.def(
+      "collate_batch",
+      [](nb::handle batch, std::optional<std::int64_t> pad, std::int64_t multiple) {
+        Element e = from_py(batch.ptr(), false);
+        const List* l = e.list();
+        if (l == nullptr) {
+          // A list of int lists became one array per example; a flat list of ints is one array.
+          throw nb::type_error("collate expects a list of examples");
+        }
+        try {
+          return to_py(collate_batch(*l, pad, multiple), false);
+        } catch (const PipelineError& err) {
+          raise_error("CollateError", err.what(), nb::dict(), nullptr);
+        }
+      },
+      nb::arg("batch"), nb::arg("pad_value") = nb::none(), nb::arg("pad_to_multiple") = 1);
+  m.def("num_threads", &shared_pool_size, "Threads in the process-wide native pool.");
   m.def(
       "count_lines",
       [](const std::string& path) {
         nb::gil_scoped_release release;
-        seqkit::MappedFile file(path);
-        return seqkit::count_lines(file.view());
+        MappedFile file(path);
+        return count_lines(file.view());
       },
       nb::arg("path"), "Count the lines of a text file ('\\n' or '\\r\\n' endings).");
-
-  m.def(
-      "read_lines",
-      [](const std::string& path) {
-        std::vector<std::string> out;
-        {
-          nb::gil_scoped_release release;
-          seqkit::MappedFile file(path);
-          for (std::string_view line : seqkit::split_lines(file.view())) {
-            out.emplace_back(line);
-          }
-        }
-        return out;
-      },
-      nb::arg("path"), "Read every line of a UTF-8 text file, without line endings.");
 }

@@ -8,7 +8,7 @@
 
 namespace seqkit {
 
-// A read-only memory map of a whole file. Movable, not copyable.
+// A private (copy-on-write) memory map of a whole file. Movable, not copyable.
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path);

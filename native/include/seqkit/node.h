@@ -1,0 +1,112 @@
+// A pull-based pipeline node. Each node yields elements on demand from its inputs and
+// can save and restore its exact position as plain data.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "seqkit/element.h"
+
+namespace seqkit {
+
+// Raised by any node. `op` and `position` locate the failure: the operator and how many
+// elements it had yielded before it failed. `foreign` holds the original Python
+// exception when a user callable raised (the bindings re-raise it as the cause).
+class PipelineError : public std::runtime_error {
+ public:
+  explicit PipelineError(const std::string& message, std::string op = {}, std::int64_t position = -1,
+                         std::shared_ptr<void> foreign = nullptr)
+      : std::runtime_error(message), op(std::move(op)), position(position), foreign(std::move(foreign)) {}
+
+  std::string op;
+  std::int64_t position;
+  std::shared_ptr<void> foreign;
+};
+
+// Raised when a saved state does not fit the pipeline it is loaded into.
+class StateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct NodeStats {
+  std::string op;
+  int depth = 0;
+  std::int64_t num_yielded = 0;
+  std::int64_t time_ns = 0;  // inclusive of the inputs this node pulled from
+  std::vector<std::pair<std::string, std::int64_t>> counters;
+};
+
+class Node {
+ public:
+  explicit Node(std::string op, std::vector<std::shared_ptr<Node>> inputs = {})
+      : op_(std::move(op)), inputs_(std::move(inputs)) {}
+  virtual ~Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // The next element, or nullopt at the end. Errors come out as PipelineError.
+  std::optional<Element> next();
+  // Back to the start; reset_rng also rewinds random generators to their seeds.
+  void reset(bool reset_rng);
+  // {"op": ..., "version": ..., "inputs": [...], ...node fields}: plain data.
+  Element state();
+  // Restores a state made by state(); `path` names this node in error messages.
+  void load_state(const Element& state, const std::string& path);
+  // Restricts a source to shard `index` of `count` in place; false if it cannot.
+  virtual bool try_shard(std::int64_t index, std::int64_t count);
+
+  const std::string& op() const noexcept { return op_; }
+  const std::vector<std::shared_ptr<Node>>& inputs() const noexcept { return inputs_; }
+  void collect_stats(std::vector<NodeStats>& out, int depth) const;
+  // Stops background work (threads, in-flight tasks) before the node is destroyed.
+  virtual void shutdown();
+
+ protected:
+  // Brings background work to rest so that inputs can be saved or restored safely.
+  virtual void pause() {}
+
+ protected:
+  virtual std::optional<Element> do_next() = 0;
+  virtual void do_reset(bool reset_rng) = 0;
+  virtual void save(Dict& out) = 0;
+  virtual void load(const Element& state) = 0;
+  virtual int version() const { return 1; }
+  virtual void extra_counters(std::vector<std::pair<std::string, std::int64_t>>& /*out*/) const {}
+
+  std::optional<Element> pull(std::size_t input = 0) { return inputs_[input]->next(); }
+
+  std::string op_;
+  std::vector<std::shared_ptr<Node>> inputs_;
+
+ private:
+  std::atomic<std::int64_t> num_yielded_{0};
+  std::atomic<std::int64_t> time_ns_{0};
+};
+
+using NodePtr = std::shared_ptr<Node>;
+
+// xoshiro256** with a splitmix64 seed expansion: the same stream on every platform,
+// unlike the std:: distributions whose output is implementation-defined.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed = 0) { seed_with(seed); }
+  void seed_with(std::uint64_t seed);
+  std::uint64_t next_u64() noexcept;
+  // Uniform in [0, bound) without modulo bias.
+  std::uint64_t below(std::uint64_t bound) noexcept;
+  double uniform() noexcept { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+  Element state() const;
+  void load(const Element& state);
+
+ private:
+  std::uint64_t s_[4]{};
+};
+
+}  // namespace seqkit

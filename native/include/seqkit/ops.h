@@ -1,0 +1,61 @@
+// Factories for every source and operator of the pipeline.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "seqkit/element.h"
+#include "seqkit/node.h"
+
+namespace seqkit {
+
+using MapFn = std::function<Element(const Element&)>;
+using PredicateFn = std::function<bool(const Element&)>;
+using YieldFn = std::function<NodePtr(const Element&)>;
+
+enum class EncodingErrors { kStrict, kReplace, kIgnore };
+
+// Sources.
+NodePtr make_read_sequence(std::vector<Element> items);
+NodePtr make_read_text(const std::string& path, bool rtrim, bool ltrim, bool skip_empty,
+                       EncodingErrors errors);
+NodePtr make_read_tokens(const std::string& directory, DType dtype, std::int64_t num_documents,
+                         std::int64_t num_tokens);
+NodePtr make_constant(Element value);
+NodePtr make_count(std::int64_t start, std::int64_t step);
+NodePtr make_zip(std::vector<NodePtr> inputs, std::vector<std::string> names, bool zip_to_shortest,
+                 bool flatten);
+NodePtr make_round_robin(std::vector<NodePtr> inputs, bool stop_at_shortest);
+NodePtr make_sample(std::vector<NodePtr> inputs, std::vector<double> weights, std::uint64_t seed);
+NodePtr make_concat(std::vector<NodePtr> inputs);
+
+// Operators.
+NodePtr make_map(NodePtr input, MapFn fn, std::string selector, std::int64_t num_parallel_calls);
+NodePtr make_filter(NodePtr input, PredicateFn predicate);
+NodePtr make_shuffle(NodePtr input, std::int64_t window, std::uint64_t seed);
+NodePtr make_bucket(NodePtr input, std::int64_t size, bool drop_remainder);
+NodePtr make_bucket_by_length(NodePtr input, std::vector<std::pair<std::int64_t, std::int64_t>> sizes,
+                              std::string selector, std::int64_t min_data_len,
+                              bool skip_below_min_examples, bool skip_above_max_examples,
+                              bool drop_remainder);
+NodePtr make_shard(NodePtr input, std::int64_t index, std::int64_t count);
+NodePtr make_take(NodePtr input, std::int64_t n);
+NodePtr make_skip(NodePtr input, std::int64_t n);
+NodePtr make_repeat(NodePtr input, std::optional<std::int64_t> n, bool reset_rng);
+NodePtr make_yield_from(NodePtr input, YieldFn fn);
+NodePtr make_unbatch(NodePtr input);
+NodePtr make_prefetch(NodePtr input, std::int64_t n);
+NodePtr make_collate(NodePtr input, std::optional<std::int64_t> pad_value,
+                     std::int64_t pad_to_multiple);
+NodePtr make_pack(NodePtr input, std::int64_t seq_len, std::string selector, std::int64_t pad_value,
+                  bool drop_remainder);
+
+// Collates one batch (fairseq2 Collater semantics); exposed for the bindings and tests.
+Element collate_batch(const List& batch, std::optional<std::int64_t> pad_value,
+                      std::int64_t pad_to_multiple);
+
+}  // namespace seqkit

@@ -1,0 +1,733 @@
+// Element-wise and windowed operators: map, filter, shuffle, bucketing, slicing, threads.
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "seqkit/ops.h"
+#include "seqkit/thread_pool.h"
+
+namespace seqkit {
+namespace {
+
+Element list_of(const std::vector<Element>& items) {
+  List l;
+  l.items = items;
+  return Element(std::move(l));
+}
+
+std::vector<Element> items_of(const Element& state, std::string_view key) { return get_list(state, key).items; }
+
+// -------------------------------------------------------------------------------- map
+
+struct MapTask {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+  Element input;
+  Element output;
+  std::exception_ptr error;
+};
+
+class Map final : public Node {
+ public:
+  Map(NodePtr input, MapFn fn, std::string selector, std::int64_t parallel)
+      : Node("map", {std::move(input)}),
+        fn_(std::make_shared<MapFn>(std::move(fn))),
+        selector_(std::move(selector)),
+        parallel_(std::max<std::int64_t>(parallel, 1)) {}
+  ~Map() override { drain(); }
+
+  void shutdown() override {
+    drain();
+    Node::shutdown();
+  }
+
+ protected:
+  std::optional<Element> do_next() override {
+    if (parallel_ == 1 && inflight_.empty()) {
+      std::optional<Element> e;
+      if (!replay_.empty()) {
+        e = std::move(replay_.front());
+        replay_.pop_front();
+      } else {
+        e = pull();
+      }
+      if (!e) return std::nullopt;
+      return apply(*fn_, selector_, *e);
+    }
+    while (static_cast<std::int64_t>(inflight_.size()) < parallel_) {
+      std::optional<Element> e;
+      if (!replay_.empty()) {
+        e = std::move(replay_.front());
+        replay_.pop_front();
+      } else if (!upstream_done_) {
+        e = pull();
+        if (!e) upstream_done_ = true;
+      }
+      if (!e) break;
+      submit(std::move(*e));
+    }
+    if (inflight_.empty()) return std::nullopt;
+    std::shared_ptr<MapTask> task = inflight_.front();
+    {
+      std::unique_lock<std::mutex> lock(task->mutex);
+      task->cv.wait(lock, [&] { return task->done; });
+    }
+    inflight_.pop_front();
+    if (task->error) std::rethrow_exception(task->error);
+    return std::move(task->output);
+  }
+  void do_reset(bool reset_rng) override {
+    drain();
+    inflight_.clear();
+    replay_.clear();
+    upstream_done_ = false;
+    inputs_[0]->reset(reset_rng);
+  }
+  // In-flight calls are saved as their inputs: a restored pipeline calls fn on them again.
+  void save(Dict& out) override {
+    List pending;
+    for (const auto& t : inflight_) pending.items.push_back(t->input);
+    for (const auto& e : replay_) pending.items.push_back(e);
+    out.items.emplace_back("pending", Element(std::move(pending)));
+    out.items.emplace_back("upstream_done", upstream_done_);
+  }
+  void load(const Element& s) override {
+    drain();
+    inflight_.clear();
+    auto pending = items_of(s, "pending");
+    replay_.assign(pending.begin(), pending.end());
+    upstream_done_ = get_bool(s, "upstream_done");
+  }
+
+ private:
+  static Element apply(const MapFn& fn, const std::string& selector, const Element& e) {
+    if (selector.empty()) return fn(e);
+    return replace_at(e, selector, fn(select(e, selector)));
+  }
+
+  void submit(Element input) {
+    auto task = std::make_shared<MapTask>();
+    task->input = std::move(input);
+    inflight_.push_back(task);
+    shared_pool().submit([task, fn = fn_, selector = selector_] {
+      Element out;
+      std::exception_ptr error;
+      try {
+        out = apply(*fn, selector, task->input);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(task->mutex);
+      task->output = std::move(out);
+      task->error = error;
+      task->done = true;
+      task->cv.notify_all();
+    });
+  }
+
+  // Waits for every call in flight; they hold only shared pointers, but a restored or
+  // reset pipeline must not race with them.
+  void drain() {
+    for (auto& task : inflight_) {
+      std::unique_lock<std::mutex> lock(task->mutex);
+      task->cv.wait(lock, [&] { return task->done; });
+    }
+  }
+
+  std::shared_ptr<MapFn> fn_;
+  std::string selector_;
+  std::int64_t parallel_;
+  std::deque<std::shared_ptr<MapTask>> inflight_;
+  std::deque<Element> replay_;
+  bool upstream_done_ = false;
+};
+
+class Filter final : public Node {
+ public:
+  Filter(NodePtr input, PredicateFn pred) : Node("filter", {std::move(input)}), pred_(std::move(pred)) {}
+
+ protected:
+  std::optional<Element> do_next() override {
+    for (;;) {
+      auto e = pull();
+      if (!e) return std::nullopt;
+      if (pred_(*e)) return e;
+      ++rejected_;
+    }
+  }
+  void do_reset(bool reset_rng) override { inputs_[0]->reset(reset_rng); }
+  void save(Dict&) override {}
+  void load(const Element&) override {}
+  void extra_counters(std::vector<std::pair<std::string, std::int64_t>>& out) const override {
+    out.emplace_back("rejected", rejected_);
+  }
+
+ private:
+  PredicateFn pred_;
+  std::int64_t rejected_ = 0;
+};
+
+// ---------------------------------------------------------------------------- shuffle
+
+class Shuffle final : public Node {
+ public:
+  Shuffle(NodePtr input, std::int64_t window, std::uint64_t seed)
+      : Node("shuffle", {std::move(input)}), window_(window), seed_(seed), rng_(seed) {}
+
+ protected:
+  std::optional<Element> do_next() override {
+    if (window_ == 1) return pull();
+    if (!filled_) {
+      while (window_ == 0 || static_cast<std::int64_t>(buffer_.size()) < window_) {
+        auto e = pull();
+        if (!e) {
+          upstream_done_ = true;
+          break;
+        }
+        buffer_.push_back(std::move(*e));
+      }
+      filled_ = true;
+    }
+    if (buffer_.empty()) return std::nullopt;
+    std::size_t idx = static_cast<std::size_t>(rng_.below(buffer_.size()));
+    Element out = std::move(buffer_[idx]);
+    std::optional<Element> refill;
+    if (!upstream_done_) {
+      refill = pull();
+      if (!refill) upstream_done_ = true;
+    }
+    if (refill) {
+      buffer_[idx] = std::move(*refill);
+    } else {
+      buffer_[idx] = std::move(buffer_.back());
+      buffer_.pop_back();
+    }
+    return out;
+  }
+  void do_reset(bool reset_rng) override {
+    buffer_.clear();
+    filled_ = false;
+    upstream_done_ = false;
+    if (reset_rng) rng_.seed_with(seed_);
+    inputs_[0]->reset(reset_rng);
+  }
+  void save(Dict& out) override {
+    out.items.emplace_back("rng", rng_.state());
+    out.items.emplace_back("filled", filled_);
+    out.items.emplace_back("upstream_done", upstream_done_);
+    out.items.emplace_back("buffer", list_of(buffer_));
+  }
+  void load(const Element& s) override {
+    rng_.load(dict_get(s, "rng"));
+    filled_ = get_bool(s, "filled");
+    upstream_done_ = get_bool(s, "upstream_done");
+    buffer_ = items_of(s, "buffer");
+  }
+
+ private:
+  std::int64_t window_;
+  std::uint64_t seed_;
+  Rng rng_;
+  std::vector<Element> buffer_;
+  bool filled_ = false;
+  bool upstream_done_ = false;
+};
+
+// ---------------------------------------------------------------------------- buckets
+
+class Bucket final : public Node {
+ public:
+  Bucket(NodePtr input, std::int64_t size, bool drop_remainder)
+      : Node("bucket", {std::move(input)}), size_(size), drop_remainder_(drop_remainder) {}
+
+ protected:
+  std::optional<Element> do_next() override {
+    List batch;
+    batch.items.reserve(static_cast<std::size_t>(size_));
+    while (static_cast<std::int64_t>(batch.items.size()) < size_) {
+      auto e = pull();
+      if (!e) break;
+      batch.items.push_back(std::move(*e));
+    }
+    if (batch.items.empty()) return std::nullopt;
+    if (static_cast<std::int64_t>(batch.items.size()) < size_ && drop_remainder_) {
+      dropped_ += static_cast<std::int64_t>(batch.items.size());
+      return std::nullopt;
+    }
+    return Element(std::move(batch));
+  }
+  void do_reset(bool reset_rng) override { inputs_[0]->reset(reset_rng); }
+  void save(Dict&) override {}
+  void load(const Element&) override {}
+  void extra_counters(std::vector<std::pair<std::string, std::int64_t>>& out) const override {
+    out.emplace_back("dropped", dropped_);
+  }
+
+ private:
+  std::int64_t size_;
+  bool drop_remainder_;
+  std::int64_t dropped_ = 0;
+};
+
+class BucketByLength final : public Node {
+ public:
+  BucketByLength(NodePtr input, std::vector<std::pair<std::int64_t, std::int64_t>> sizes, std::string selector,
+                 std::int64_t min_len, bool skip_short, bool skip_long, bool drop_remainder)
+      : Node("bucket_by_length", {std::move(input)}),
+        sizes_(std::move(sizes)),
+        selector_(std::move(selector)),
+        min_len_(min_len),
+        skip_short_(skip_short),
+        skip_long_(skip_long),
+        drop_remainder_(drop_remainder),
+        buckets_(sizes_.size()) {
+    std::sort(sizes_.begin(), sizes_.end(), [](auto& a, auto& b) { return a.second < b.second; });
+  }
+
+ protected:
+  std::optional<Element> do_next() override {
+    while (!upstream_done_) {
+      auto e = pull();
+      if (!e) {
+        upstream_done_ = true;
+        break;
+      }
+      const Element& target = selector_.empty() ? *e : select(*e, selector_);
+      std::int64_t len = element_length(target);
+      if (len < min_len_) {
+        if (skip_short_) {
+          ++skipped_short_;
+          continue;
+        }
+        throw PipelineError("an example has length " + std::to_string(len) + ", below min_data_len=" +
+                            std::to_string(min_len_) + "; pass skip_below_min_examples=True to skip such examples");
+      }
+      std::size_t b = 0;
+      while (b < sizes_.size() && sizes_[b].second < len) ++b;
+      if (b == sizes_.size()) {
+        if (skip_long_) {
+          ++skipped_long_;
+          continue;
+        }
+        throw PipelineError("an example has length " + std::to_string(len) +
+                            ", above the largest bucket's max length " + std::to_string(sizes_.back().second) +
+                            "; add a larger bucket or pass skip_above_max_examples=True");
+      }
+      buckets_[b].push_back(std::move(*e));
+      if (static_cast<std::int64_t>(buckets_[b].size()) >= sizes_[b].first) return emit(b);
+    }
+    for (std::size_t b = 0; b < buckets_.size(); ++b) {
+      if (buckets_[b].empty()) continue;
+      if (drop_remainder_) {
+        dropped_ += static_cast<std::int64_t>(buckets_[b].size());
+        buckets_[b].clear();
+        continue;
+      }
+      return emit(b);
+    }
+    return std::nullopt;
+  }
+  void do_reset(bool reset_rng) override {
+    for (auto& b : buckets_) b.clear();
+    upstream_done_ = false;
+    inputs_[0]->reset(reset_rng);
+  }
+  void save(Dict& out) override {
+    List buckets;
+    for (auto& b : buckets_) buckets.items.push_back(list_of(b));
+    out.items.emplace_back("buckets", Element(std::move(buckets)));
+    out.items.emplace_back("upstream_done", upstream_done_);
+  }
+  void load(const Element& s) override {
+    List buckets = get_list(s, "buckets");
+    if (buckets.items.size() != buckets_.size()) throw StateError("the number of buckets differs");
+    for (std::size_t i = 0; i < buckets_.size(); ++i) {
+      buckets_[i] = as_list(buckets.items[i]).items;
+    }
+    upstream_done_ = get_bool(s, "upstream_done");
+  }
+  void extra_counters(std::vector<std::pair<std::string, std::int64_t>>& out) const override {
+    out.emplace_back("skipped_short", skipped_short_);
+    out.emplace_back("skipped_long", skipped_long_);
+    out.emplace_back("dropped", dropped_);
+  }
+
+ private:
+  Element emit(std::size_t b) {
+    List batch;
+    batch.items = std::move(buckets_[b]);
+    buckets_[b].clear();
+    return Element(std::move(batch));
+  }
+
+  std::vector<std::pair<std::int64_t, std::int64_t>> sizes_;
+  std::string selector_;
+  std::int64_t min_len_;
+  bool skip_short_, skip_long_, drop_remainder_;
+  std::vector<std::vector<Element>> buckets_;
+  bool upstream_done_ = false;
+  std::int64_t skipped_short_ = 0, skipped_long_ = 0, dropped_ = 0;
+};
+
+// ---------------------------------------------------------------------------- slicing
+
+class Shard final : public Node {
+ public:
+  Shard(NodePtr input, std::int64_t index, std::int64_t count)
+      : Node("shard", {std::move(input)}), index_(index), count_(count) {
+    at_source_ = inputs_[0]->try_shard(index, count);
+  }
+
+ protected:
+  std::optional<Element> do_next() override {
+    if (at_source_) return pull();
+    for (;;) {
+      auto e = pull();
+      if (!e) return std::nullopt;
+      std::int64_t p = pos_++;
+      if (p % count_ == index_) return e;
+    }
+  }
+  void do_reset(bool reset_rng) override {
+    pos_ = 0;
+    inputs_[0]->reset(reset_rng);
+  }
+  void save(Dict& out) override { out.items.emplace_back("position", pos_); }
+  void load(const Element& s) override { pos_ = get_int(s, "position"); }
+  void extra_counters(std::vector<std::pair<std::string, std::int64_t>>& out) const override {
+    out.emplace_back("split_at_source", at_source_ ? 1 : 0);
+  }
+
+ private:
+  std::int64_t index_, count_;
+  std::int64_t pos_ = 0;
+  bool at_source_ = false;
+};
+
+class Take final : public Node {
+ public:
+  Take(NodePtr input, std::int64_t n) : Node("take", {std::move(input)}), n_(n) {}
+
+ protected:
+  std::optional<Element> do_next() override {
+    if (taken_ >= n_) return std::nullopt;
+    auto e = pull();
+    if (e) ++taken_;
+    return e;
+  }
+  void do_reset(bool reset_rng) override {
+    taken_ = 0;
+    inputs_[0]->reset(reset_rng);
+  }
+  void save(Dict& out) override { out.items.emplace_back("taken", taken_); }
+  void load(const Element& s) override { taken_ = get_int(s, "taken"); }
+
+ private:
+  std::int64_t n_;
+  std::int64_t taken_ = 0;
+};
+
+class Skip final : public Node {
+ public:
+  Skip(NodePtr input, std::int64_t n) : Node("skip", {std::move(input)}), n_(n) {}
+
+ protected:
+  std::optional<Element> do_next() override {
+    while (skipped_ < n_) {
+      if (!pull()) return std::nullopt;
+      ++skipped_;
+    }
+    return pull();
+  }
+  void do_reset(bool reset_rng) override {
+    skipped_ = 0;
+    inputs_[0]->reset(reset_rng);
+  }
+  void save(Dict& out) override { out.items.emplace_back("skipped", skipped_); }
+  void load(const Element& s) override { skipped_ = get_int(s, "skipped"); }
+
+ private:
+  std::int64_t n_;
+  std::int64_t skipped_ = 0;
+};
+
+class Repeat final : public Node {
+ public:
+  Repeat(NodePtr input, std::optional<std::int64_t> n, bool reset_rng)
+      : Node("repeat", {std::move(input)}), n_(n), reset_rng_(reset_rng) {}
+
+ protected:
+  std::optional<Element> do_next() override {
+    if (n_ && done_ >= *n_) return std::nullopt;
+    auto e = pull();
+    if (e) {
+      yielded_in_round_ = true;
+      return e;
+    }
+    ++done_;
+    // An empty input would otherwise loop forever.
+    if ((n_ && done_ >= *n_) || !yielded_in_round_) return std::nullopt;
+    yielded_in_round_ = false;
+    inputs_[0]->reset(reset_rng_);
+    e = pull();
+    if (e) yielded_in_round_ = true;
+    return e;
+  }
+  void do_reset(bool reset_rng) override {
+    done_ = 0;
+    yielded_in_round_ = false;
+    inputs_[0]->reset(reset_rng);
+  }
+  void save(Dict& out) override {
+    out.items.emplace_back("repeats_done", done_);
+    out.items.emplace_back("yielded_in_round", yielded_in_round_);
+  }
+  void load(const Element& s) override {
+    done_ = get_int(s, "repeats_done");
+    yielded_in_round_ = get_bool(s, "yielded_in_round");
+  }
+
+ private:
+  std::optional<std::int64_t> n_;
+  bool reset_rng_;
+  std::int64_t done_ = 0;
+  bool yielded_in_round_ = false;
+};
+
+class YieldFrom final : public Node {
+ public:
+  YieldFrom(NodePtr input, YieldFn fn) : Node("yield_from", {std::move(input)}), fn_(std::move(fn)) {}
+  ~YieldFrom() override {
+    if (sub_) sub_->shutdown();
+  }
+
+ protected:
+  std::optional<Element> do_next() override {
+    for (;;) {
+      if (sub_) {
+        auto e = sub_->next();
+        if (e) return e;
+        sub_->shutdown();
+        sub_.reset();
+      }
+      auto src = pull();
+      if (!src) return std::nullopt;
+      source_ = std::move(*src);
+      sub_ = fn_(source_);
+    }
+  }
+  void do_reset(bool reset_rng) override {
+    if (sub_) sub_->shutdown();
+    sub_.reset();
+    inputs_[0]->reset(reset_rng);
+  }
+  void save(Dict& out) override {
+    out.items.emplace_back("active", sub_ != nullptr);
+    if (sub_) {
+      out.items.emplace_back("source", source_);
+      out.items.emplace_back("inner", sub_->state());
+    }
+  }
+  void load(const Element& s) override {
+    if (sub_) sub_->shutdown();
+    sub_.reset();
+    if (get_bool(s, "active")) {
+      source_ = dict_get(s, "source");
+      sub_ = fn_(source_);
+      sub_->load_state(dict_get(s, "inner"), "yield_from(inner)");
+    }
+  }
+
+ private:
+  YieldFn fn_;
+  NodePtr sub_;
+  Element source_;
+};
+
+class Unbatch final : public Node {
+ public:
+  explicit Unbatch(NodePtr input) : Node("unbatch", {std::move(input)}) {}
+
+ protected:
+  std::optional<Element> do_next() override {
+    while (!current_ || pos_ >= current_->items.size()) {
+      auto e = pull();
+      if (!e) return std::nullopt;
+      if (const auto* lp = std::get_if<ListPtr>(&e->value)) {
+        current_ = *lp;
+      } else if (const Array* a = e->array(); a != nullptr && a->as_list) {
+        current_ = std::make_shared<const List>(as_list(*e));
+      } else {
+        throw PipelineError(std::string("unbatch() needs list elements, got a ") + e->type_name());
+      }
+      pos_ = 0;
+    }
+    return current_->items[pos_++];
+  }
+  void do_reset(bool reset_rng) override {
+    current_.reset();
+    pos_ = 0;
+    inputs_[0]->reset(reset_rng);
+  }
+  // Only the unconsumed tail of the current batch is saved.
+  void save(Dict& out) override {
+    List rest;
+    if (current_) rest.items.assign(current_->items.begin() + static_cast<std::ptrdiff_t>(pos_), current_->items.end());
+    out.items.emplace_back("rest", Element(std::move(rest)));
+  }
+  void load(const Element& s) override {
+    current_ = std::make_shared<const List>(get_list(s, "rest"));
+    pos_ = 0;
+  }
+
+ private:
+  ListPtr current_;
+  std::size_t pos_ = 0;
+};
+
+// --------------------------------------------------------------------------- prefetch
+
+class Prefetch final : public Node {
+ public:
+  Prefetch(NodePtr input, std::int64_t n) : Node("prefetch", {std::move(input)}), capacity_(std::max<std::int64_t>(n, 1)) {}
+  ~Prefetch() override { stop(); }
+
+  void shutdown() override {
+    stop();
+    Node::shutdown();
+  }
+
+ protected:
+  std::optional<Element> do_next() override {
+    start();
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return !buffer_.empty() || producer_done_; });
+    if (!buffer_.empty()) {
+      Element e = std::move(buffer_.front());
+      buffer_.pop_front();
+      cv_.notify_all();
+      return e;
+    }
+    if (error_) {
+      std::exception_ptr err = error_;
+      error_ = nullptr;
+      std::rethrow_exception(err);
+    }
+    return std::nullopt;
+  }
+  void pause() override { stop(); }
+  void do_reset(bool reset_rng) override {
+    stop();
+    buffer_.clear();
+    producer_done_ = false;
+    error_ = nullptr;
+    inputs_[0]->reset(reset_rng);
+  }
+  // Prefetched-but-unconsumed elements are saved so that no element is lost or repeated.
+  void save(Dict& out) override {
+    if (error_) throw PipelineError("cannot save the state of a pipeline whose prefetch thread failed");
+    List buf;
+    buf.items.assign(buffer_.begin(), buffer_.end());
+    out.items.emplace_back("buffer", Element(std::move(buf)));
+    out.items.emplace_back("upstream_done", producer_done_);
+  }
+  void load(const Element& s) override {
+    auto items = items_of(s, "buffer");
+    buffer_.assign(items.begin(), items.end());
+    producer_done_ = get_bool(s, "upstream_done");
+    error_ = nullptr;
+  }
+
+ private:
+  void start() {
+    if (running_ || producer_done_) return;
+    stopping_ = false;
+    running_ = true;
+    thread_ = std::thread([this] { produce(); });
+  }
+
+  void stop() {
+    if (!running_) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    running_ = false;
+  }
+
+  void produce() {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] { return stopping_ || static_cast<std::int64_t>(buffer_.size()) < capacity_; });
+        if (stopping_) return;
+      }
+      std::optional<Element> e;
+      std::exception_ptr err;
+      try {
+        e = pull();
+      } catch (...) {
+        err = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (err || !e) {
+        error_ = err;
+        producer_done_ = true;
+        cv_.notify_all();
+        return;
+      }
+      buffer_.push_back(std::move(*e));
+      cv_.notify_all();
+    }
+  }
+
+  std::int64_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Element> buffer_;
+  bool producer_done_ = false;
+  bool stopping_ = false;
+  bool running_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+NodePtr make_map(NodePtr input, MapFn fn, std::string selector, std::int64_t num_parallel_calls) {
+  return std::make_shared<Map>(std::move(input), std::move(fn), std::move(selector), num_parallel_calls);
+}
+NodePtr make_filter(NodePtr input, PredicateFn predicate) {
+  return std::make_shared<Filter>(std::move(input), std::move(predicate));
+}
+NodePtr make_shuffle(NodePtr input, std::int64_t window, std::uint64_t seed) {
+  return std::make_shared<Shuffle>(std::move(input), window, seed);
+}
+NodePtr make_bucket(NodePtr input, std::int64_t size, bool drop_remainder) {
+  return std::make_shared<Bucket>(std::move(input), size, drop_remainder);
+}
+NodePtr make_bucket_by_length(NodePtr input, std::vector<std::pair<std::int64_t, std::int64_t>> sizes,
+                              std::string selector, std::int64_t min_data_len, bool skip_below_min_examples,
+                              bool skip_above_max_examples, bool drop_remainder) {
+  return std::make_shared<BucketByLength>(std::move(input), std::move(sizes), std::move(selector), min_data_len,
+                                          skip_below_min_examples, skip_above_max_examples, drop_remainder);
+}
+NodePtr make_shard(NodePtr input, std::int64_t index, std::int64_t count) {
+  return std::make_shared<Shard>(std::move(input), index, count);
+}
+NodePtr make_take(NodePtr input, std::int64_t n) { return std::make_shared<Take>(std::move(input), n); }
+NodePtr make_skip(NodePtr input, std::int64_t n) { return std::make_shared<Skip>(std::move(input), n); }
+NodePtr make_repeat(NodePtr input, std::optional<std::int64_t> n, bool reset_rng) {
+  return std::make_shared<Repeat>(std::move(input), n, reset_rng);
+}
+NodePtr make_yield_from(NodePtr input, YieldFn fn) { return std::make_shared<YieldFrom>(std::move(input), std::move(fn)); }
+NodePtr make_unbatch(NodePtr input) { return std::make_shared<Unbatch>(std::move(input)); }
+NodePtr make_prefetch(NodePtr input, std::int64_t n) { return std::make_shared<Prefetch>(std::move(input), n); }
+
+}  // namespace seqkit

@@ -1,0 +1,61 @@
+"""The data pipeline: sources and operators over a native (C++) engine.
+
+Names and semantics follow fairseq2's data pipeline, so a fairseq2 pipeline ports by
+changing imports. See docs/data_pipeline.md.
+"""
+
+from __future__ import annotations
+
+from seqkit._native import num_threads
+from seqkit.data.collate import Collater
+from seqkit.data.errors import (
+    CollateError,
+    DataError,
+    DataPipelineError,
+    DataPipelineStateError,
+    DataReadError,
+)
+from seqkit.data.files import list_files
+from seqkit.data.pipeline import (
+    DataPipeline,
+    DataPipelineBuilder,
+    concat,
+    constant,
+    count,
+    read_sequence,
+    round_robin,
+    sample,
+    zip,
+)
+from seqkit.data.text import read_text
+from seqkit.data.tokens import (
+    TokenDatasetInfo,
+    load_token_index,
+    read_tokens,
+    write_tokens,
+)
+
+__all__ = [
+    "CollateError",
+    "Collater",
+    "DataError",
+    "DataPipeline",
+    "DataPipelineBuilder",
+    "DataPipelineError",
+    "DataPipelineStateError",
+    "DataReadError",
+    "TokenDatasetInfo",
+    "concat",
+    "constant",
+    "count",
+    "list_files",
+    "load_token_index",
+    "num_threads",
+    "read_sequence",
+    "read_text",
+    "read_tokens",
+    "round_robin",
+    "sample",
+    "write_tokens",
+    "zip",
+]

@@ -1,0 +1,38 @@
+"""Reading text files line by line (memory-mapped, in C++)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from seqkit import _native
+from seqkit._native import DataPipelineBuilder
+from seqkit.data.errors import DataReadError
+
+EncodingErrors = Literal["strict", "replace", "ignore"]
+
+
+def read_text(
+    path: str | Path,
+    *,
+    rtrim: bool = False,
+    ltrim: bool = False,
+    skip_empty: bool = False,
+    encoding_errors: EncodingErrors = "strict",
+) -> DataPipelineBuilder:
+    """Start a pipeline that yields the lines of a UTF-8 text file as ``str``.
+
+    Lines end at ``\\n`` or ``\\r\\n`` (the ending is removed). ``rtrim``/``ltrim`` strip
+    whitespace, ``skip_empty`` drops empty lines. Invalid UTF-8 raises an error naming
+    the line (``"strict"``), becomes U+FFFD (``"replace"``) or is dropped (``"ignore"``).
+    The file is memory-mapped, so files over 4 GiB work; a ``shard()`` right after this
+    source gives each shard a contiguous byte range of the file instead of reading it all.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataReadError(f"the text file '{file}' does not exist or is not a file")
+    if encoding_errors not in ("strict", "replace", "ignore"):
+        raise ValueError(
+            f"encoding_errors must be 'strict', 'replace' or 'ignore', not {encoding_errors!r}"
+        )
+    return _native.read_text(str(file), rtrim, ltrim, skip_empty, encoding_errors)
