@@ -347,3 +347,21 @@ def test_hostile_url_paths_stay_inside_the_cache(
     assert path.is_relative_to(manager.cache_dir.resolve())
     assert path.name == "bashrc"
     assert path.read_bytes() == b"rc"
+
+
+def test_stale_partial_file_is_discarded_when_the_checksum_fails(
+    tmp_path: Path,
+    write_card: WriteCard,
+    server: LoopbackServer,
+    manager: StandardAssetDownloadManager,
+) -> None:
+    server.state.files["/w.bin"] = BODY
+    url = server.url("/w.bin")
+    card = _card(tmp_path, write_card, f"checkpoint: {url}\ncheckpoint_sha256: {BODY_SHA}\n")
+    # A leftover from an older version of the file: resuming it gives the wrong bytes.
+    entry = manager.cache_dir / hashlib.sha256(url.encode()).hexdigest()[:20]
+    entry.mkdir(parents=True)
+    (entry / "w.bin.part").write_bytes(b"X" * 1000)
+    path = manager.resolve_path(card, "checkpoint")
+    assert path.read_bytes() == BODY
+    assert server.state.requests == [("/w.bin", "bytes=1000-"), ("/w.bin", None)]

@@ -219,7 +219,7 @@ def test_retrieve_by_path_needs_exactly_one_card(tmp_path: Path, write_card: Wri
     store = StandardAssetStore(_layers(tmp_path))
     with pytest.raises(AssetCardError, match="exactly one card"):
         store.retrieve_card(str(path))
-    with pytest.raises(AssetCardNotFoundError):
+    with pytest.raises(AssetCardNotFoundError, match=r"card file .* does not exist"):
         store.retrieve_card(str(tmp_path / "missing.yaml"))
 
 

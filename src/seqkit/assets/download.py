@@ -187,8 +187,13 @@ class StandardAssetDownloadManager(AssetDownloadManager):
         self, field: AssetCardField, uri: str, final_path: Path, expected: str | None
     ) -> None:
         part = final_path.with_name(final_path.name + ".part")
-        fetch(uri, part, self._options, label=f"{field.card.name}:{field.name}")
-        actual = sha256_of(part)
+        label = f"{field.card.name}:{field.name}"
+        resumed = part.exists()
+        actual = fetch(uri, part, self._options, label=label)
+        if expected is not None and actual != expected and resumed:
+            # The leftover may predate a change of the file on the server: start over once.
+            part.unlink()
+            actual = fetch(uri, part, self._options, label=label)
         if expected is not None and actual != expected:
             part.unlink(missing_ok=True)
             raise AssetChecksumError(

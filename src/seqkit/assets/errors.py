@@ -45,11 +45,17 @@ class AssetCardError(AssetError, ValueError):
 class AssetCardNotFoundError(AssetError, LookupError):
     """No card has the requested name; the message suggests the closest names."""
 
-    def __init__(self, name: str, suggestions: Sequence[str]) -> None:
+    def __init__(self, name: str, suggestions: Sequence[str], *, is_path: bool = False) -> None:
         self.name = name
-        """The name that was asked for."""
+        """The name (or card file path) that was asked for."""
         self.suggestions = list(suggestions)
         """Known names close to :attr:`name`."""
+        if is_path:
+            super().__init__(
+                f"The card file {name} does not exist; check the path, or pass a card name "
+                "('seqkit assets list' shows them)."
+            )
+            return
         hint = (
             f" Did you mean {', '.join(repr(s) for s in self.suggestions)}?"
             if self.suggestions

@@ -51,7 +51,7 @@ def _user_agent() -> str:
     return f"seqkit/{__version__}"
 
 
-def _fetch_once(url: str, part: Path, options: FetchOptions, label: str) -> None:
+def _fetch_once(url: str, part: Path, options: FetchOptions, label: str) -> str:
     offset = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": _user_agent(), "Accept-Encoding": "identity"}
     if offset:
@@ -64,6 +64,10 @@ def _fetch_once(url: str, part: Path, options: FetchOptions, label: str) -> None
                 mode = "ab"
         if mode == "wb":
             offset = 0  # the server ignored the range: start over
+        # Hash while writing so a verified download reads the bytes once, not twice.
+        digest = hashlib.sha256()
+        if offset:
+            _hash_prefix(part, offset, digest)
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length is not None and length.isdigit() else None
         received = offset
@@ -85,21 +89,35 @@ def _fetch_once(url: str, part: Path, options: FetchOptions, label: str) -> None
                     chunk = response.read(_CHUNK)
                 except http.client.IncompleteRead as ex:
                     out.write(ex.partial)
+                    digest.update(ex.partial)
                     done = received + len(ex.partial)
                     raise _Truncated(f"connection closed after {done} bytes") from ex
                 if not chunk:
                     break
                 out.write(chunk)
+                digest.update(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
             out.flush()
             os.fsync(out.fileno())
         if total is not None and received != total:
             raise _Truncated(f"received {received} of {total} bytes")
+    return digest.hexdigest()
 
 
-def fetch(url: str, part: Path, options: FetchOptions, *, label: str) -> None:
-    """Download ``url`` into ``part``, resuming what ``part`` already holds.
+def _hash_prefix(path: Path, size: int, digest: hashlib._Hash) -> None:
+    with path.open("rb") as f:
+        remaining = size
+        while remaining:
+            block = f.read(min(_CHUNK, remaining))
+            if not block:
+                raise _Truncated(f"{path} shrank while resuming")
+            digest.update(block)
+            remaining -= len(block)
+
+
+def fetch(url: str, part: Path, options: FetchOptions, *, label: str) -> str:
+    """Download ``url`` into ``part``, resuming what ``part`` already holds; return its sha256.
 
     Retries transient failures (connection errors, truncated bodies, 5xx) up to
     ``options.max_attempts`` times; a 4xx other than 408/429 fails at once.
@@ -108,8 +126,7 @@ def fetch(url: str, part: Path, options: FetchOptions, *, label: str) -> None:
     delay = options.retry_delay
     for attempt in range(1, options.max_attempts + 1):
         try:
-            _fetch_once(url, part, options, label)
-            return
+            return _fetch_once(url, part, options, label)
         except HTTPError as ex:
             if ex.code == 416:  # the partial file is not a prefix the server accepts
                 part.unlink(missing_ok=True)

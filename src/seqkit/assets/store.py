@@ -104,7 +104,7 @@ class StandardAssetStore(AssetStore):
         self, index: dict[str, list[RawCard]], path: Path
     ) -> tuple[dict[str, list[RawCard]], str]:
         if not path.is_file():
-            raise AssetCardNotFoundError(str(path), [])
+            raise AssetCardNotFoundError(str(path), [], is_path=True)
         raws = load_card_file(path, layer=FILE_LAYER)
         names = [raw.name for raw in raws if "@" not in raw.name]
         if len(names) != 1:

@@ -23,6 +23,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from seqkit.errors import SeqkitError
 
+# libyaml's parser (when PyYAML was built with it) is several times faster; the
+# constructor, and therefore the safety checks below, are the same Python code.
+try:
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
 KeyPath = tuple[str | int, ...]
 """The keys (mapping keys and list indices) leading from a document's root to a value."""
 
@@ -78,7 +85,7 @@ class YamlDocument:
         return f"{self.source}:{self.line_of(*keys)}"
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(_BaseLoader):
     """``SafeLoader`` that refuses duplicate mapping keys."""
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, object]:
