@@ -48,8 +48,8 @@ def _raises(exc: type[BaseException], fn: Any) -> str:
 
 def check_collectives(gang: Gang) -> None:
     """Every collective of ``gang`` against values computed by hand."""
-    n, r = gang.size, gang.rank
-    base = torch.tensor([r + 1.0, 2.0 * (r + 1)])
+    n, r, dev = gang.size, gang.rank, gang.device
+    base = torch.tensor([r + 1.0, 2.0 * (r + 1)], device=dev)
     expected = {
         ReduceOperation.SUM: [n * (n + 1) / 2, n * (n + 1)],
         ReduceOperation.MEAN: [(n + 1) / 2, n + 1.0],
@@ -60,19 +60,19 @@ def check_collectives(gang: Gang) -> None:
         t = base.clone()
         gang.all_reduce(t, op)
         assert t.tolist() == want, (op, t.tolist(), want)
-    ints = torch.tensor([r], dtype=torch.int64)
+    ints = torch.tensor([r], dtype=torch.int64, device=dev)
     gang.all_reduce(ints, ReduceOperation.SUM)
     assert ints.item() == n * (n - 1) // 2
 
-    out = torch.empty(2 * n, 3)
-    gang.all_gather(out, torch.full((2, 3), float(r)))
+    out = torch.empty(2 * n, 3, device=dev)
+    gang.all_gather(out, torch.full((2, 3), float(r), device=dev))
     assert out[:, 0].tolist() == [float(i // 2) for i in range(2 * n)]
 
-    outs = [torch.empty(3, dtype=torch.int64) for _ in range(n)]
-    gang.all_gather_to_list(outs, torch.arange(3) + 10 * r)
+    outs = [torch.empty(3, dtype=torch.int64, device=dev) for _ in range(n)]
+    gang.all_gather_to_list(outs, torch.arange(3, device=dev) + 10 * r)
     assert [o.tolist() for o in outs] == [[10 * i, 10 * i + 1, 10 * i + 2] for i in range(n)]
 
-    t = torch.tensor([float(r)])
+    t = torch.tensor([float(r)], device=dev)
     gang.broadcast(t, source_rank=n - 1)
     assert t.item() == n - 1
 
@@ -368,3 +368,43 @@ def check_llama_tensor_parallel(tp: Gang, root: Gang) -> dict[str, Any]:
             assert sharded.final_proj.weight is sharded.embed.weight
         checked.append({"tie": tie, "bias": bias})
     return {"llama": checked}
+
+
+def world_gpu(rank: int, size: int, port: int, out_dir: Path) -> dict[str, Any]:
+    """NCCL collectives, DDP and FSDP2 in bf16 on CUDA (one GPU per rank)."""
+    import torch.distributed as dist
+
+    from seqkit.gang import default_device
+
+    env = {"RANK": str(rank), "WORLD_SIZE": str(size), "LOCAL_RANK": str(rank),
+           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}  # fmt: skip
+    if size > 1:
+        root = setup_gangs(env=env, timeout=120).root
+    else:  # setup_gangs gives a FakeGang to a lone process; build the NCCL gang directly
+        root = ProcessGroupGang.create_default(
+            device=default_device(0), rank=0, size=1, init_method=f"tcp://127.0.0.1:{port}"
+        )
+    assert isinstance(root, ProcessGroupGang)
+    assert root.device == torch.device("cuda", rank)
+    assert "nccl" in str(dist.get_backend(root.process_group))
+    check_collectives(root)
+
+    torch.manual_seed(0)
+    reference = TinyBlock().to(root.device)
+    ids = torch.randint(1, 16, (4, 8), generator=torch.Generator().manual_seed(rank)).to(
+        root.device
+    )
+    want = reference(ids).float()
+    model = copy.deepcopy(reference)
+    config = FsdpConfig(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+    model = to_fsdp(model, root, config, wrap=lambda _, m: isinstance(m, nn.Linear))
+    logits = model(ids)
+    assert logits.dtype == torch.bfloat16
+    err = (logits.float() - want).abs().max().item()
+    logits.float().square().mean().backward()
+    grads_finite = all(bool(p.grad.full_tensor().isfinite().all()) for p in model.parameters())
+    full = get_consolidated_state_dict(model, root, rank0_only=False)
+    ddp = to_ddp(copy.deepcopy(reference), root)
+    ddp(ids).square().mean().backward()
+    root.close()
+    return {"bf16_err": err, "grads_finite": grads_finite, "keys": len(full)}
