@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqkit.data import Collater, CollateError, DataPipelineError, read_sequence
+from seqkit.data import CollateError, Collater, DataPipelineError, read_sequence
 from tests.data.conftest import check_resume_everywhere
 
 

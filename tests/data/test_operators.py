@@ -44,7 +44,7 @@ def test_filter_counts_rejected() -> None:
 
 
 def test_shuffle_is_a_seeded_permutation() -> None:
-    def build(seed: int, window: int = 8):  # noqa: ANN202
+    def build(seed: int, window: int = 8):
         return read_sequence(range(40)).shuffle(window, seed=seed).and_return()
 
     a = list(build(1))
@@ -114,14 +114,16 @@ def test_shard_take_skip_repeat() -> None:
     assert list(read_sequence([1, 2]).repeat(3).and_return()) == [1, 2, 1, 2, 1, 2]
     assert list(read_sequence([1, 2]).repeat().take(5).and_return()) == [1, 2, 1, 2, 1]
     assert list(read_sequence([]).repeat().and_return()) == []
-    check_resume_everywhere(lambda: read_sequence(range(7)).shard(0, 2).repeat(2).skip(1).and_return())
+    check_resume_everywhere(
+        lambda: read_sequence(range(7)).shard(0, 2).repeat(2).skip(1).and_return()
+    )
 
 
 def test_yield_from_and_unbatch() -> None:
-    def explode(x: int):  # noqa: ANN202
+    def explode(x: int):
         return read_sequence([x] * x).and_return()
 
-    def build():  # noqa: ANN202
+    def build():
         return read_sequence([1, 0, 3, 2]).yield_from(explode).and_return()
 
     assert drain(build()) == [1, 3, 3, 3, 2, 2]
@@ -134,10 +136,16 @@ def test_yield_from_and_unbatch() -> None:
 def test_prefetch_keeps_order_and_resumes() -> None:
     p = read_sequence(range(100)).map(lambda x: x * 2).prefetch(4).and_return()
     assert list(p) == [x * 2 for x in range(100)]
-    check_resume_everywhere(
-        lambda: read_sequence(range(30)).map(lambda x: x + 1, num_parallel_calls=3).prefetch(5).and_return(),
-        positions=[0, 1, 2, 10, 29, 30],
-    )
+
+    def build():
+        return (
+            read_sequence(range(30))
+            .map(lambda x: x + 1, num_parallel_calls=3)
+            .prefetch(5)
+            .and_return()
+        )
+
+    check_resume_everywhere(build, positions=[0, 1, 2, 10, 29, 30])
 
 
 def test_stats_report_every_operator() -> None:

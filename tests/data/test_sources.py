@@ -43,7 +43,8 @@ def test_read_text_crlf_rtrim_skip_empty(tmp_path: Path) -> None:
     path = tmp_path / "a.txt"
     path.write_bytes(b"one  \r\n\r\n two\r\nlast")
     assert list(read_text(path).and_return()) == ["one  ", "", " two", "last"]
-    assert list(read_text(path, rtrim=True, skip_empty=True).and_return()) == ["one", " two", "last"]
+    trimmed = read_text(path, rtrim=True, skip_empty=True).and_return()
+    assert list(trimmed) == ["one", " two", "last"]
     assert list(read_text(path, ltrim=True, rtrim=True).and_return()) == ["one", "", "two", "last"]
 
 
@@ -66,7 +67,7 @@ def test_read_text_encoding_policies(tmp_path: Path) -> None:
 
 
 def test_read_text_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(DataReadError, match="missing.txt"):
+    with pytest.raises(DataReadError, match=r"missing\.txt"):
         read_text(tmp_path / "missing.txt")
 
 
@@ -102,7 +103,8 @@ def test_list_files_sorted_and_filtered(tmp_path: Path) -> None:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     got = list(list_files(tmp_path, pattern="*.txt").and_return())
-    assert [Path(p).relative_to(tmp_path).as_posix() for p in got] == ["a.txt", "b.txt", "sub/d.txt"]
+    names = [Path(p).relative_to(tmp_path).as_posix() for p in got]
+    assert names == ["a.txt", "b.txt", "sub/d.txt"]
     with pytest.raises(DataReadError):
         list_files(tmp_path / "nope")
 
@@ -114,7 +116,7 @@ def test_constant_and_count() -> None:
 
 
 def test_zip_tuple_names_flatten_and_lengths() -> None:
-    def seq(xs: list[object]):  # noqa: ANN202
+    def seq(xs: list[object]):
         return read_sequence(xs).and_return()
 
     assert list(zip([seq([1, 2]), seq(["a", "b"])]).and_return()) == [(1, "a"), (2, "b")]
@@ -147,7 +149,7 @@ def test_round_robin_repeats_shorter_until_all_ended() -> None:
 
 
 def test_sample_is_seeded_and_weighted() -> None:
-    def build(seed: int):  # noqa: ANN202
+    def build(seed: int):
         a = constant("a").and_return()
         b = constant("b").and_return()
         return sample([a, b], [0.8, 0.2], seed=seed).take(2000).and_return()
@@ -170,8 +172,9 @@ def test_sample_ends_when_every_input_ended() -> None:
 
 
 def test_concat_and_resume() -> None:
-    def build():  # noqa: ANN202
-        return concat([read_sequence([1, 2]).and_return(), read_sequence([3]).and_return()]).and_return()
+    def build():
+        parts = [read_sequence([1, 2]).and_return(), read_sequence([3]).and_return()]
+        return concat(parts).and_return()
 
     assert drain(build()) == [1, 2, 3]
     check_resume_everywhere(build)

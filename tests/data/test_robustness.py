@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from fractions import Fraction
+
+import pytest
+
+from seqkit.data import DataPipelineError, DataPipelineStateError, read_sequence
+from tests.data.conftest import check_resume_everywhere
+
+
+def test_parallel_map_prefetch_stress() -> None:
+    def slow_square(x: int) -> int:
+        if x % 17 == 0:
+            time.sleep(0.0005)  # uneven call times shuffle completion order
+        return x * x
+
+    p = (
+        read_sequence(range(3000))
+        .map(slow_square, num_parallel_calls=8)
+        .prefetch(16)
+        .map(lambda x: x + 1, num_parallel_calls=4)
+        .bucket(7)
+        .prefetch(3)
+        .and_return()
+    )
+    for _ in range(2):
+        flat = [x for batch in p for x in batch]
+        assert flat == [x * x + 1 for x in range(3000)]
+        p.reset()
+
+
+def test_exception_in_parallel_map_behind_prefetch() -> None:
+    def fn(x: int) -> int:
+        if x == 123:
+            raise ValueError("bad example")
+        return x
+
+    p = read_sequence(range(1000)).map(fn, num_parallel_calls=4).prefetch(8).and_return()
+    got = []
+    with pytest.raises(DataPipelineError, match="bad example") as info:
+        got.extend(p)
+    assert got == list(range(123))
+    assert isinstance(info.value.__cause__, ValueError)
+    assert p.is_broken
+    with pytest.raises(DataPipelineError, match="broken"):
+        next(p)
+    p.reset()
+    assert next(p) == 0
+
+
+def test_drop_mid_iteration_does_not_hang() -> None:
+    for _ in range(20):
+        p = (
+            read_sequence(range(10_000))
+            .map(lambda x: x, num_parallel_calls=4)
+            .prefetch(32)
+            .and_return()
+        )
+        next(p)
+        del p
+    gc.collect()
+    assert threading.active_count() < 10
+
+
+def test_repeated_reset_does_not_leak_threads() -> None:
+    p = read_sequence(range(100)).map(lambda x: x, num_parallel_calls=2).prefetch(4).and_return()
+    before = threading.active_count()
+    for _ in range(50):
+        next(p)
+        p.reset()
+    assert threading.active_count() <= before + 1
+    assert list(p) == list(range(100))
+
+
+def test_state_loaded_into_a_different_pipeline_names_the_operator() -> None:
+    state = read_sequence([1]).shuffle(2).and_return().state_dict()
+    other = read_sequence([1]).bucket(2).and_return()
+    with pytest.raises(DataPipelineStateError, match=r"'shuffle'.*'bucket'"):
+        other.load_state_dict(state)
+    with pytest.raises(DataPipelineStateError, match="format"):
+        other.load_state_dict({"nope": 1})
+
+
+def test_python_objects_in_buffers_survive_state() -> None:
+    items = [Fraction(i, 3) for i in range(12)]
+
+    def build():
+        return (
+            read_sequence(items)
+            .map(lambda x: x * 2, num_parallel_calls=3)
+            .shuffle(4, seed=5)
+            .prefetch(2)
+            .and_return()
+        )
+
+    out = check_resume_everywhere(build)
+    assert sorted(out) == [x * 2 for x in items]
