@@ -91,7 +91,8 @@ class PreprocessResult:
 @dataclass
 class _Chunk:
     future: Future[list[FlatEncoding]]
-    where: list[list[str]]
+    line_numbers: npt.NDArray[np.int64]
+    """1-based input line number of each row (for reports)."""
 
 
 def preprocess(
@@ -149,17 +150,17 @@ def _run(
     ):
         for chunks in itertools.zip_longest(*readers):
             _check_aligned(columns, chunks, line_no)
-            rows, where = _classify(columns, chunks, line_no, report, options.max_bytes)
+            rows, line_numbers = _classify(columns, chunks, line_no, report, options.max_bytes)
             line_no += len(chunks[0])
             bar.update(sum(len(raw) + 1 for chunk in chunks for raw in chunk))
             if not rows[0]:
                 continue
             future = pool.submit(_encode, columns, rows, writers[0].dtype)
             if pending is not None:
-                _finish(pending, writers, report, options)
-            pending = _Chunk(future, where)
+                _finish(pending, columns, writers, report, options)
+            pending = _Chunk(future, line_numbers)
         if pending is not None:
-            _finish(pending, writers, report, options)
+            _finish(pending, columns, writers, report, options)
 
 
 def _classify(
@@ -168,8 +169,8 @@ def _classify(
     line_no: int,
     report: LineReport,
     max_bytes: int | None,
-) -> tuple[list[list[str]], list[list[str]]]:
-    """The kept texts of each column, and ``file:line`` of each kept text."""
+) -> tuple[list[list[str]], npt.NDArray[np.int64]]:
+    """The kept texts of each column, and the 1-based line number of each."""
     size = len(chunks[0] or [])
     report.lines_read += size
     keep = [True] * size
@@ -181,13 +182,12 @@ def _classify(
             if keep[i]:  # a pair is reported once, for its first bad side
                 keep[i] = False
                 report.skip(reason, f"{column.path}:{line_no + i + 1}")
-    rows: list[list[str]] = []
-    where: list[list[str]] = []
+    if all(keep):
+        rows = [[t for t in texts if t is not None] for texts in columns_texts]
+        return rows, np.arange(line_no + 1, line_no + size + 1, dtype=np.int64)
     kept = [i for i in range(size) if keep[i]]
-    for column, texts in zip(columns, columns_texts):
-        rows.append([text for i in kept if (text := texts[i]) is not None])
-        where.append([f"{column.path}:{line_no + i + 1}" for i in kept])
-    return rows, where
+    rows = [[t for i in kept if (t := texts[i]) is not None] for texts in columns_texts]
+    return rows, np.asarray(kept, dtype=np.int64) + (line_no + 1)
 
 
 def _check_aligned(
@@ -214,6 +214,7 @@ def _encode(
 
 def _finish(
     chunk: _Chunk,
+    columns: Sequence[Column],
     writers: list[TokenDatasetWriter],
     report: LineReport,
     options: PreprocessOptions,
@@ -225,7 +226,7 @@ def _finish(
         for side, flat in enumerate(flats):
             over = (flat.lengths > options.max_tokens) & ~too_long
             for i in np.flatnonzero(over):
-                report.skip(SkipReason.TOO_LONG, chunk.where[side][i])
+                report.skip(SkipReason.TOO_LONG, f"{columns[side].path}:{chunk.line_numbers[i]}")
             too_long |= over
         if too_long.any():
             keep = ~too_long
