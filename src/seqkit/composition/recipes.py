@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from seqkit.assets import AssetStore
 from seqkit.cli.command import CliCommand, CliGroup
 from seqkit.cli.commands.lm import (
     LmEvalCommand,
@@ -9,12 +10,16 @@ from seqkit.cli.commands.lm import (
     LmGenerateCommand,
     LmTrainCommand,
 )
+from seqkit.cli.commands.mt import MtEvalCommand, MtTrainCommand, MtTranslateCommand
 from seqkit.config import PresetRegistry
 from seqkit.models import ModelFamilies, ModelHub
 from seqkit.recipes.lm.finetune import LmFinetuneRecipe
 from seqkit.recipes.lm.inference import LmEvaluator, LmGenerator
 from seqkit.recipes.lm.presets import lm_finetune_presets, lm_train_presets
 from seqkit.recipes.lm.train import LmTrainRecipe
+from seqkit.recipes.mt.inference import MtTranslator
+from seqkit.recipes.mt.presets import mt_train_presets
+from seqkit.recipes.mt.train import MtTrainRecipe
 from seqkit.runtime import DependencyContainer, DependencyResolver
 from seqkit.text import TokenizerHub
 
@@ -35,6 +40,34 @@ def _lm_finetune_recipe(resolver: DependencyResolver) -> LmFinetuneRecipe:
     )
 
 
+def _mt_train_recipe(resolver: DependencyResolver) -> MtTrainRecipe:
+    return MtTrainRecipe(
+        tokenizer_hub=resolver.resolve(TokenizerHub),
+        model_families=resolver.resolve(ModelFamilies),
+        model_hub=resolver.resolve(ModelHub),
+    )
+
+
+def _lm_generator(resolver: DependencyResolver) -> LmGenerator:
+    return LmGenerator(
+        model_hub=resolver.resolve(ModelHub), tokenizer_hub=resolver.resolve(TokenizerHub)
+    )
+
+
+def _lm_evaluator(resolver: DependencyResolver) -> LmEvaluator:
+    return LmEvaluator(
+        model_hub=resolver.resolve(ModelHub), tokenizer_hub=resolver.resolve(TokenizerHub)
+    )
+
+
+def _mt_translator(resolver: DependencyResolver) -> MtTranslator:
+    return MtTranslator(
+        model_hub=resolver.resolve(ModelHub),
+        tokenizer_hub=resolver.resolve(TokenizerHub),
+        asset_store=resolver.resolve(AssetStore),
+    )
+
+
 def register_recipes(container: DependencyContainer) -> None:
     """Register the recipes' presets (keyed by recipe), recipes and CLI commands.
 
@@ -46,15 +79,11 @@ def register_recipes(container: DependencyContainer) -> None:
     container.register(PresetRegistry, lambda _: lm_finetune_presets(), key="lm.finetune")
     container.register(LmTrainRecipe, _lm_train_recipe)
     container.register(LmFinetuneRecipe, _lm_finetune_recipe)
-
-    def hubs(resolver: DependencyResolver) -> dict[str, object]:
-        return {
-            "model_hub": resolver.resolve(ModelHub),
-            "tokenizer_hub": resolver.resolve(TokenizerHub),
-        }
-
-    container.register(LmGenerator, lambda r: LmGenerator(**hubs(r)))  # type: ignore[arg-type]
-    container.register(LmEvaluator, lambda r: LmEvaluator(**hubs(r)))  # type: ignore[arg-type]
+    container.register(LmGenerator, _lm_generator)
+    container.register(LmEvaluator, _lm_evaluator)
+    container.register(PresetRegistry, lambda _: mt_train_presets(), key="mt.train")
+    container.register(MtTrainRecipe, _mt_train_recipe)
+    container.register(MtTranslator, _mt_translator)
 
     container.register_instance(
         CliGroup, CliGroup(name="lm", help="train and use decoder-only language models"), key="lm"
@@ -78,4 +107,23 @@ def register_recipes(container: DependencyContainer) -> None:
     )
     container.register(
         CliCommand, lambda r: LmEvalCommand(lambda: r.resolve(LmEvaluator)), key="lm.eval"
+    )
+
+    container.register_instance(
+        CliGroup, CliGroup(name="mt", help="train and use translation models"), key="mt"
+    )
+    container.register(
+        CliCommand,
+        lambda r: MtTrainCommand(
+            r.resolve(PresetRegistry, "mt.train"), lambda: r.resolve(MtTrainRecipe)
+        ),
+        key="mt.train",
+    )
+    container.register(
+        CliCommand,
+        lambda r: MtTranslateCommand(lambda: r.resolve(MtTranslator)),
+        key="mt.translate",
+    )
+    container.register(
+        CliCommand, lambda r: MtEvalCommand(lambda: r.resolve(MtTranslator)), key="mt.eval"
     )

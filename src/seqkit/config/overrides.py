@@ -45,13 +45,28 @@ def _parse_value(override: ConfigOverride, tp: Any) -> object:
     if _is_text_type(tp):
         return override.text
     try:
-        return yaml.safe_load(override.text) if override.text.strip() else None
+        value = yaml.safe_load(override.text) if override.text.strip() else None
     except yaml.YAMLError as ex:
         raise ConfigOverrideError(
             f"The value of config override '{override.key}' is not valid YAML: "
             f"{override.text!r} ({ex.__class__.__name__}). Quote it, e.g. "
             f"--config '{override.key}=\"...\"'."
         ) from ex
+    if tp is Any and isinstance(value, str):
+        # Below an untyped mapping there is no field type to convert with, and YAML 1.1
+        # reads `5e-3` (no dot) as text; a number was meant.
+        return number_or_text(value)
+    return value
+
+
+def number_or_text(text: str) -> object:
+    """``text`` as an int or float if it spells one (``5e-3``, ``1_000``), else unchanged."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 def apply_override(data: dict[str, Any], override: ConfigOverride, cls: type[object]) -> None:

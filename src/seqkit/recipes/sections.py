@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from seqkit.config.overrides import number_or_text
 from seqkit.optim import lr_scheduler_config_from_dict, optimizer_config_from_dict
 
 
@@ -65,6 +66,9 @@ class OptimSection:
     """Clip the gradient norm to this value; ``null`` disables clipping."""
 
     def __post_init__(self) -> None:
+        # YAML 1.1 reads `lr: 5e-4` (no dot) as text; these mappings have no field types.
+        self.optimizer = {k: _number(v) for k, v in self.optimizer.items()}
+        self.lr_scheduler = {k: _number(v) for k, v in self.lr_scheduler.items()}
         # Validate early so a typo fails at config time, naming the key.
         optimizer_config_from_dict(self.optimizer)
         scheduler = dict(self.lr_scheduler)
@@ -73,6 +77,10 @@ class OptimSection:
         if scheduler.get("name") == "noam":
             scheduler.pop("total_steps", None)
         lr_scheduler_config_from_dict(scheduler)
+
+
+def _number(value: object) -> object:
+    return number_or_text(value) if isinstance(value, str) and value != "" else value
 
 
 @dataclass(kw_only=True)

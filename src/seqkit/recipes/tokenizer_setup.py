@@ -60,14 +60,15 @@ def prepare_tokenizer(
     if existing:
         path = existing[0]
     else:
-        text_files = [c for c in corpora if c.is_file()]
-        if not text_files:
-            raise RecipeError(
-                "No tokenizer is configured and there is no text to train one on; set "
-                "tokenizer.name (a card name or .model file) when training from token datasets."
-            )
 
         def train() -> Path:
+            text_files = [c for c in corpora if c.is_file()]
+            if not text_files:
+                raise RecipeError(
+                    "No tokenizer is configured and there is no text to train one on; set "
+                    "tokenizer.name (a card name or .model file) when training from token "
+                    "datasets."
+                )
             ctx.say(
                 f"Training a {section.vocab_size}-piece {section.model_type} SentencePiece "
                 f"tokenizer on {', '.join(map(str, text_files))}..."

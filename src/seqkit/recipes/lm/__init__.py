@@ -1,0 +1,1 @@
+"""The language-model recipes: ``seqkit lm train``, ``finetune``, ``generate`` and ``eval``."""

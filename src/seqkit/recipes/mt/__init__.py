@@ -1,0 +1,1 @@
+"""The translation recipes: ``seqkit mt train``, ``translate`` and ``eval``."""

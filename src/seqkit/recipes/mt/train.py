@@ -1,0 +1,198 @@
+"""``seqkit mt train``: encoder-decoder translation training on parallel text."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import final
+
+from torch import nn
+
+from seqkit.gang import to_ddp
+from seqkit.models import ModelFamilies, ModelHub
+from seqkit.recipes.batching import IndexedBatchReader
+from seqkit.recipes.cli_args import save_config
+from seqkit.recipes.finish import RunResult, finish_run, report_run
+from seqkit.recipes.model_setup import build_model, num_parameters
+from seqkit.recipes.mt.config import MtTrainConfig
+from seqkit.recipes.mt.parallel_data import (
+    PairBatch,
+    TokenizedPairs,
+    collate_pairs,
+    read_aligned,
+    read_pairs,
+    split_valid,
+    tokenize_pairs,
+)
+from seqkit.recipes.mt.scoring import create_translator, score_translations, translate_all
+from seqkit.recipes.mt.units import TranslationEvalUnit, TranslationTrainUnit
+from seqkit.recipes.run_context import RunContext, create_run_context
+from seqkit.recipes.tokenizer_setup import RunTokenizer, prepare_tokenizer
+from seqkit.recipes.training import run_training
+from seqkit.text import TokenizerHub
+
+
+@final
+class MtTrainRecipe:
+    """Joint tokenizer -> tokenized pairs -> transformer -> trainer -> BLEU on held-out."""
+
+    def __init__(
+        self, *, tokenizer_hub: TokenizerHub, model_families: ModelFamilies, model_hub: ModelHub
+    ) -> None:
+        self._tokenizer_hub = tokenizer_hub
+        self._families = model_families
+        self._model_hub = model_hub
+
+    def run(self, config: MtTrainConfig, output_dir: Path) -> RunResult:
+        """Train (or resume) in ``output_dir``; score BLEU; print where the model is."""
+        data = config.data
+        ctx = create_run_context(output_dir, config.train)
+        ctx.main_first(lambda: save_config(config, output_dir))
+        pairs = read_pairs(data)
+        if data.valid_source_file is not None and data.valid_target_file is not None:
+            train_pairs = pairs
+            valid_pairs = read_aligned(data.valid_source_file, data.valid_target_file)
+        else:
+            train_pairs, valid_pairs = split_valid(pairs, data.valid_size, config.train.seed)
+        run_tokenizer = self._tokenizer(ctx, config, train_pairs)
+        tokenizer = run_tokenizer.tokenizer
+        train_tok = tokenize_pairs(train_pairs, tokenizer, data)
+        valid_tok = tokenize_pairs(valid_pairs, tokenizer, data)
+        if train_tok.num_skipped or valid_tok.num_skipped:
+            ctx.say(
+                f"Skipped {train_tok.num_skipped} training and {valid_tok.num_skipped} "
+                f"validation pair(s) longer than data.max_seq_len={data.max_seq_len} tokens."
+            )
+        vocab = tokenizer.vocab_info
+        pad_idx = vocab.pad_idx if vocab.pad_idx is not None else 0
+        longest = max(max(map(len, train_tok.sources)), max(map(len, train_tok.targets)))
+        forced: dict[str, object] = {"vocab_size": vocab.size, "pad_idx": pad_idx}
+        if config.model.checkpoint is None:
+            forced["max_seq_len"] = max(longest, config.bleu.max_gen_len + 2, data.max_seq_len + 2)
+        model = build_model(
+            config.model,
+            families=self._families,
+            hub=self._model_hub,
+            device=ctx.device,
+            forced=forced,
+        )
+        model.train()
+        ctx.say(
+            f"Model: {config.model.family} with {num_parameters(model) / 1e6:.2f}M parameters; "
+            f"{len(train_tok)} training pairs, {len(valid_tok)} validation pairs "
+            f"({data.source_lang} -> {data.target_lang})."
+        )
+        dp = ctx.gangs.dp
+        reader = IndexedBatchReader[PairBatch](
+            num_items=len(train_tok),
+            batch_size=config.train.batch_size,
+            make_batch=lambda idx: collate_pairs(train_tok, idx, pad_idx),
+            seed=config.train.seed,
+            rank=dp.rank,
+            world_size=dp.size,
+        )
+        valid_reader = _valid_reader(valid_tok, config.train.batch_size, pad_idx, ctx)
+        summary = run_training(
+            ctx,
+            model=model,
+            unit=TranslationTrainUnit(
+                to_ddp(model, dp), ctx.device, label_smoothing=config.label_smoothing
+            ),
+            reader=reader,
+            valid_unit=TranslationEvalUnit(model, ctx.device) if valid_reader else None,
+            valid_reader=valid_reader,
+            optim=config.optim,
+            train=config.train,
+            recipe="mt.train",
+        )
+        result = finish_run(
+            ctx,
+            model=model,
+            tokenizer=run_tokenizer,
+            family=str(getattr(model, "family", config.model.family)),
+            task="translation",
+            summary=summary,
+            extra={"source_lang": data.source_lang, "target_lang": data.target_lang},
+        )
+        if ctx.is_main and valid_pairs and config.bleu.num_sentences > 0:
+            self._bleu(ctx, config, model, run_tokenizer, valid_pairs, summary.step)
+        card = result.card_path
+        report_run(
+            ctx,
+            result,
+            usage=[
+                f"echo 'In the beginning' | seqkit mt translate {card}",
+                f"seqkit mt eval {card} source.{data.source_lang} reference.{data.target_lang}",
+            ],
+        )
+        return result
+
+    def _tokenizer(
+        self, ctx: RunContext, config: MtTrainConfig, pairs: list[tuple[str, str]]
+    ) -> RunTokenizer:
+        section = config.tokenizer
+        if config.model.checkpoint is not None and section.name is None:
+            section = type(section)(**{**section.__dict__, "name": config.model.checkpoint})
+        with tempfile.TemporaryDirectory() as tmp:
+            corpus = Path(tmp) / "joint.txt"
+            if section.name is None and ctx.is_main:
+                # One joint vocabulary: both sides of the training pairs, interleaved.
+                corpus.write_text("".join(f"{s}\n{t}\n" for s, t in pairs), encoding="utf-8")
+            return prepare_tokenizer(
+                ctx,
+                section,
+                self._tokenizer_hub,
+                corpora=[corpus] if ctx.is_main else [],
+                langs=[config.data.source_lang, config.data.target_lang],
+            )
+
+    def _bleu(
+        self,
+        ctx: RunContext,
+        config: MtTrainConfig,
+        model: nn.Module,
+        run_tokenizer: RunTokenizer,
+        valid_pairs: list[tuple[str, str]],
+        step: int,
+    ) -> None:
+        pairs = valid_pairs[: config.bleu.num_sentences]
+        translator = create_translator(
+            model,
+            run_tokenizer.tokenizer,
+            source_lang=config.data.source_lang,
+            target_lang=config.data.target_lang,
+            beam_size=config.bleu.beam_size,
+            max_gen_len=config.bleu.max_gen_len,
+        )
+        hyps = translate_all(translator, [s for s, _ in pairs])
+        scores = score_translations(hyps, [t for _, t in pairs])
+        record = {"section": "valid_bleu", "step": step, "bleu": scores.bleu, "chrf": scores.chrf}
+        with (ctx.output_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        ctx.say(
+            f"\nHeld-out {config.data.source_lang}->{config.data.target_lang} "
+            f"({len(pairs)} pairs, beam {config.bleu.beam_size}, {scores.scorer}): "
+            f"BLEU {scores.bleu:.2f}, chrF {scores.chrf:.2f}\n  {scores.detail}"
+        )
+        for (source, reference), hyp in list(zip(pairs, hyps))[:3]:
+            ctx.say(f"  src: {source}\n  ref: {reference}\n  hyp: {hyp}")
+
+
+def _valid_reader(
+    pairs: TokenizedPairs, batch_size: int, pad_idx: int, ctx: RunContext
+) -> IndexedBatchReader[PairBatch] | None:
+    dp = ctx.gangs.dp
+    if len(pairs) < dp.size:
+        return None
+    return IndexedBatchReader[PairBatch](
+        num_items=len(pairs),
+        batch_size=min(batch_size, len(pairs) // dp.size),
+        make_batch=lambda idx: collate_pairs(pairs, idx, pad_idx),
+        seed=0,
+        rank=dp.rank,
+        world_size=dp.size,
+        shuffle=False,
+        drop_remainder=False,
+        what="validation data",
+    )
