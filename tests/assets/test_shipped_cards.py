@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,17 +26,25 @@ def test_package_cards_are_found_in_the_checkout() -> None:
     assert package is not None
     assert package.directory == REPO / "assets" / "cards"
     assert package.root == REPO
+    assert package.checkout
 
 
 def test_package_cards_are_found_in_a_wheel_layout(tmp_path: Path) -> None:
-    # site-packages/seqkit/assets/cards/ as CMake installs it.
+    # site-packages/seqkit/assets/cards/ as CMake installs it, including checkout/.
     module = tmp_path / "site-packages" / "seqkit" / "assets" / "paths.py"
-    (module.parent / "cards").mkdir(parents=True)
+    cards = module.parent / "cards"
+    shutil.copytree(REPO / "assets" / "cards", cards)
+    (cards / "extra").mkdir()
+    (cards / "extra" / "x.yaml").write_text("name: wheel-card\ndataset: x.txt\n")
     module.touch()
     package = find_package_cards(module)
     assert package is not None
-    assert package.directory == module.parent / "cards"
-    assert package.root == package.directory
+    assert package.directory == cards
+    assert package.root == cards
+    assert not package.checkout
+    names = StandardAssetStore([create_package_source(module)]).retrieve_names()
+    # Cards pointing into the repository are skipped where the repository is absent.
+    assert names == ["wheel-card"]
     assert find_package_cards(tmp_path / "elsewhere" / "a" / "b" / "x.py") is None
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Final
 
-from seqkit.assets.paths import find_package_cards, system_card_dir, user_card_dir
+from seqkit.assets.paths import CHECKOUT_CARDS, find_package_cards, system_card_dir, user_card_dir
 from seqkit.assets.source import AssetCardSource, DirectoryCardSource
 
 PACKAGE_LAYER: Final = "package"
@@ -13,12 +14,18 @@ SYSTEM_LAYER: Final = "system"
 USER_LAYER: Final = "user"
 
 
-def create_package_source() -> DirectoryCardSource:
-    """The cards shipped with seqkit (empty if they cannot be found)."""
-    package = find_package_cards()
+def create_package_source(module_file: Path | None = None) -> DirectoryCardSource:
+    """The cards shipped with seqkit (empty if they cannot be found); ``module_file``
+    stands in for this module's location (tests use it to mimic a wheel)."""
+    package = find_package_cards(module_file)
     if package is None:
         return DirectoryCardSource(PACKAGE_LAYER, None)
-    return DirectoryCardSource(PACKAGE_LAYER, package.directory, root=package.root)
+    return DirectoryCardSource(
+        PACKAGE_LAYER,
+        package.directory,
+        root=package.root,
+        exclude=() if package.checkout else (CHECKOUT_CARDS,),
+    )
 
 
 def create_system_source(environ: Mapping[str, str] | None = None) -> DirectoryCardSource:

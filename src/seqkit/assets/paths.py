@@ -14,6 +14,10 @@ CACHE_DIR_ENV: Final = "SEQKIT_CACHE_DIR"
 ASSET_ENV_ENV: Final = "SEQKIT_ASSET_ENV"
 OFFLINE_ENV: Final = "SEQKIT_OFFLINE"
 
+CHECKOUT_CARDS: Final = "checkout"
+"""The subfolder of the package cards whose cards point into the source repository (for
+example at the bundled ``datasets/``); an installed wheel skips it."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class PackageCards:
@@ -26,6 +30,10 @@ class PackageCards:
     """The directory their relative paths may reach: the repository in a source checkout
     (so demo cards can name the bundled ``datasets/``), else the cards directory."""
 
+    checkout: bool
+    """Whether this is a source checkout; cards under :data:`CHECKOUT_CARDS` name files of
+    the repository and are read only then."""
+
 
 def find_package_cards(module_file: Path | None = None) -> PackageCards | None:
     """Locate the shipped cards, in an installed wheel or in an editable source checkout.
@@ -36,12 +44,12 @@ def find_package_cards(module_file: Path | None = None) -> PackageCards | None:
     here = Path(module_file or __file__).resolve().parent
     installed = here / "cards"
     if installed.is_dir():
-        return PackageCards(directory=installed, root=installed)
+        return PackageCards(directory=installed, root=installed, checkout=False)
     # src/seqkit/assets/paths.py -> the repository root is three levels above this folder.
     repo = here.parents[2]
     checkout = repo / "assets" / "cards"
     if checkout.is_dir() and (repo / "src" / "seqkit").is_dir():
-        return PackageCards(directory=checkout, root=repo)
+        return PackageCards(directory=checkout, root=repo, checkout=True)
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, final
@@ -121,12 +122,21 @@ class DirectoryCardSource(AssetCardSource):
     nothing.
     """
 
-    def __init__(self, name: str, directory: Path | None, *, root: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        directory: Path | None,
+        *,
+        root: Path | None = None,
+        exclude: Collection[str] = (),
+    ) -> None:
         """``root`` bounds relative card paths (default: each card's own directory);
-        ``directory=None`` makes an empty layer (e.g. an unset environment variable)."""
+        ``directory=None`` makes an empty layer (e.g. an unset environment variable);
+        ``exclude`` names top-level subdirectories to skip."""
         self._name = name
         self._directory = None if directory is None else Path(directory)
         self._root = root
+        self._exclude = frozenset(exclude)
 
     @property
     @override
@@ -149,8 +159,13 @@ class DirectoryCardSource(AssetCardSource):
         """Every well-formed card, and one error per malformed file or duplicate name."""
         if self._directory is None or not self._directory.is_dir():
             return [], []
+        directory = self._directory
         files = sorted(
-            p for p in self._directory.rglob("*") if p.suffix in CARD_SUFFIXES and p.is_file()
+            p
+            for p in directory.rglob("*")
+            if p.suffix in CARD_SUFFIXES
+            and p.is_file()
+            and p.relative_to(directory).parts[0] not in self._exclude
         )
         cards: list[RawCard] = []
         errors: list[SeqkitError] = []
