@@ -127,6 +127,7 @@ class Trainer(Generic[BatchT]):
         resumed = self._resume()
         if resumed is None:
             seed_everything(self.config.seed + self.gang.rank)
+        self.unit.model.train()  # validation switches to eval and back
         started = time.perf_counter()
         meter, window_time = LossMeter(), 0.0
         stop_reason: StopReason | None = None
@@ -216,46 +217,21 @@ class Trainer(Generic[BatchT]):
 
     def _train_step(self, *, stop_flag: bool) -> tuple[float, float, float, bool] | None:
         """One optimizer step; ``(loss_sum, targets, grad_norm, stop)``, None at data end."""
-        model, gang = self.unit.model, self.gang
-        model.train()
-        accumulation = self.config.grad_accumulation
+        gang = self.gang
         # With one micro-batch on one rank the target count is known before backward, so
         # the loss is normalized directly instead of rescaling every gradient afterwards.
-        normalize_loss = accumulation == 1 and gang.size == 1
-        loss_sum = torch.zeros((), device=gang.device)
-        num_targets = torch.zeros((), device=gang.device)
-        num_batches = 0
-        for micro in range(accumulation):
-            batch = self._next_batch()
-            if batch is None:
-                break
-            no_sync = getattr(model, "no_sync", None)
-            last = micro == accumulation - 1
-            sync = no_sync() if no_sync is not None and not last else contextlib.nullcontext()
-            with sync:
-                with torch.autocast(
-                    gang.device.type, dtype=self._dtype, enabled=self.config.dtype != "float32"
-                ):
-                    loss, n = self.unit(batch)
-                scaled: Tensor = loss / n if normalize_loss else loss
-                if self.grad_scaler is not None:
-                    scaled = self.grad_scaler.scale(scaled)
-                torch.autograd.backward(scaled)
-            loss_sum += loss.detach().float()
-            num_targets += n
-            num_batches += 1
-        if num_batches == 0:
+        normalize_loss = self.config.grad_accumulation == 1 and gang.size == 1
+        accumulated = self._forward_backward(normalize_loss)
+        if accumulated is None:
             return None
-        # One collective per step carries the loss, target count, stop request and which
-        # ranks saw a non-finite loss (so every rank takes the same decision).
-        packed = torch.zeros(3 + gang.size, device=gang.device)
-        packed[0], packed[1] = loss_sum, num_targets
-        packed[2] = float(stop_flag)
-        packed[3 + gang.rank] = (~torch.isfinite(loss_sum)).float()
-        gang.all_reduce(packed, ReduceOperation.SUM)
-        values = packed.tolist()
+        loss_sum, num_targets = accumulated
+        if gang.size == 1:
+            # No collective: one host sync, as a hand-written loop's ``loss.item()``.
+            values = [float(loss_sum), float(num_targets), float(stop_flag)]
+            bad_ranks = [] if math.isfinite(values[0]) else [0]
+        else:
+            values, bad_ranks = self._all_reduce_step(loss_sum, num_targets, stop_flag)
         stop = values[2] > 0
-        bad_ranks = [r for r, flag in enumerate(values[3:]) if flag > 0]
         if bad_ranks:
             return self._skip_nonfinite("loss", bad_ranks, stop)
         if self.grad_scaler is not None:
@@ -280,6 +256,51 @@ class Trainer(Generic[BatchT]):
         self._consecutive_nonfinite = 0
         self.step += 1
         return values[0], values[1], grad_norm, stop
+
+    def _forward_backward(self, normalize_loss: bool) -> tuple[Tensor, Tensor | int] | None:
+        """Forward and backward over the step's micro-batches; None if the data ended."""
+        model, accumulation = self.unit.model, self.config.grad_accumulation
+        loss_sum: Tensor | None = None
+        num_targets: Tensor | int = 0
+        for micro in range(accumulation):
+            batch = self._next_batch()
+            if batch is None:
+                break
+            no_sync = getattr(model, "no_sync", None)
+            last = micro == accumulation - 1
+            sync = no_sync() if no_sync is not None and not last else contextlib.nullcontext()
+            with sync:
+                with self._autocast():
+                    loss, n = self.unit(batch)
+                scaled: Tensor = loss / n if normalize_loss else loss
+                if self.grad_scaler is not None:
+                    scaled = self.grad_scaler.scale(scaled)
+                torch.autograd.backward(scaled)
+            detached = loss.detach().float()
+            loss_sum = detached if loss_sum is None else loss_sum + detached
+            num_targets = num_targets + n
+        return None if loss_sum is None else (loss_sum, num_targets)
+
+    def _all_reduce_step(
+        self, loss_sum: Tensor, num_targets: Tensor | int, stop_flag: bool
+    ) -> tuple[list[float], list[int]]:
+        """Sum loss and targets over ranks, OR the stop requests, and find non-finite ranks.
+
+        One collective carries it all, so every rank takes the same decision.
+        """
+        gang = self.gang
+        packed = torch.zeros(3 + gang.size, device=gang.device)
+        packed[0], packed[1] = loss_sum, num_targets
+        packed[2] = float(stop_flag)
+        packed[3 + gang.rank] = (~torch.isfinite(loss_sum)).float()
+        gang.all_reduce(packed, ReduceOperation.SUM)
+        values = packed.tolist()
+        return values[:3], [r for r, flag in enumerate(values[3:]) if flag > 0]
+
+    def _autocast(self) -> contextlib.AbstractContextManager[object]:
+        if self.config.dtype == "float32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.gang.device.type, dtype=self._dtype)
 
     def _skip_nonfinite(
         self, what: str, ranks: list[int], stop: bool
@@ -322,9 +343,7 @@ class Trainer(Generic[BatchT]):
         model.eval()
         reader.reset()
         total = torch.zeros(2, device=self.gang.device)
-        with torch.autocast(
-            self.gang.device.type, dtype=self._dtype, enabled=self.config.dtype != "float32"
-        ):
+        with self._autocast():
             for batch in reader:
                 loss, n = unit(batch)
                 total[0] += loss.float()
