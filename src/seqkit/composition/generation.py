@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from seqkit.generation.config import GeneratorFactory
 from seqkit.runtime import DependencyContainer
 
 
 def register_generation(container: DependencyContainer) -> None:
-    """Register the generation component's factories, families and CLI commands."""
+    """Register the factory that turns a ``GeneratorConfig`` into a generator."""
+    container.register(GeneratorFactory, lambda _: GeneratorFactory())

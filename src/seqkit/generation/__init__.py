@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from seqkit.generation.beam_search import BeamSearchGenerator as BeamSearchGenerator
+from seqkit.generation.config import GeneratorConfig as GeneratorConfig
+from seqkit.generation.config import GeneratorFactory as GeneratorFactory
 from seqkit.generation.errors import GenerationError as GenerationError
 from seqkit.generation.generator import SequenceGenerator as SequenceGenerator
 from seqkit.generation.output import GenerationOutput as GenerationOutput
