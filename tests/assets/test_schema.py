@@ -31,6 +31,9 @@ def test_valid_cards_of_each_kind(tmp_path: Path, write_card: WriteCard) -> None
         tokenizer: spm.model
         tokenizer_family: sentencepiece
         ---
+        name: byte-tok
+        tokenizer_family: byte
+        ---
         name: data
         dataset: corpus/
         splits: {{train: a.txt}}
@@ -46,7 +49,13 @@ def test_valid_cards_of_each_kind(tmp_path: Path, write_card: WriteCard) -> None
         card = store.retrieve_card(name)
         kinds[name] = card.kind
         assert validator.validate(card) == [], name
-    assert kinds == {"m": "model", "tok": "tokenizer", "data": "dataset", "notes": "other"}
+    assert kinds == {
+        "m": "model",
+        "tok": "tokenizer",
+        "byte-tok": "tokenizer",
+        "data": "dataset",
+        "notes": "other",
+    }
 
 
 def test_reports_every_problem_at_once_with_lines(tmp_path: Path, write_card: WriteCard) -> None:

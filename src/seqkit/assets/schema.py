@@ -44,7 +44,8 @@ KIND_SCHEMAS: Final[Mapping[str, Mapping[str, FieldSpec]]] = {
         "tokenizer_family": FieldSpec(type="str"),
     },
     "tokenizer": {
-        "tokenizer": FieldSpec(type="uri", required=True),
+        # Optional: built-in families (byte, char) need no file.
+        "tokenizer": FieldSpec(type="uri"),
         "tokenizer_sha256": FieldSpec(type="sha256"),
         "tokenizer_family": FieldSpec(type="str", required=True),
         "tokenizer_config": FieldSpec(type="dict"),
