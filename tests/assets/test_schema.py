@@ -43,7 +43,9 @@ def test_valid_cards_of_each_kind(tmp_path: Path, write_card: WriteCard) -> None
         """,
     )
     store = _store(tmp_path)
-    validator = AssetCardValidator(model_families={"llama"}, tokenizer_families={"sentencepiece"})
+    validator = AssetCardValidator(
+        model_families={"llama"}, tokenizer_families={"sentencepiece", "byte"}
+    )
     kinds = {}
     for name in store.retrieve_names():
         card = store.retrieve_card(name)
