@@ -8,10 +8,11 @@ from seqkit.trainer.config import TrainerConfig as TrainerConfig
 from seqkit.trainer.errors import NonFiniteError as NonFiniteError
 from seqkit.trainer.errors import TrainerConfigError as TrainerConfigError
 from seqkit.trainer.errors import TrainerError as TrainerError
+from seqkit.trainer.summary import TrainSummary as TrainSummary
+from seqkit.trainer.summary import unwrap_model as unwrap_model
 from seqkit.trainer.trainer import Trainer as Trainer
-from seqkit.trainer.trainer import TrainSummary as TrainSummary
-from seqkit.trainer.trainer import unwrap_model as unwrap_model
 from seqkit.trainer.units import DataReader as DataReader
 from seqkit.trainer.units import EvalUnit as EvalUnit
 from seqkit.trainer.units import GlobalPositionReader as GlobalPositionReader
 from seqkit.trainer.units import TrainUnit as TrainUnit
+from seqkit.trainer.validation import evaluate as evaluate

@@ -7,8 +7,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, Protocol
+from typing import Any, Generic, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -18,52 +17,17 @@ from tqdm import tqdm
 
 from seqkit.checkpoint import CheckpointManager, CheckpointState, LoadedCheckpoint
 from seqkit.gang import FakeGang, Gang, ReduceOperation
-from seqkit.metrics import LossMeter, MetricRecorder, perplexity, record_all
+from seqkit.metrics import LossMeter, MetricRecorder, record_all
 from seqkit.trainer.config import DTYPES, TrainerConfig
 from seqkit.trainer.early_stopping import EarlyStopper
 from seqkit.trainer.errors import NonFiniteError, TrainerError
 from seqkit.trainer.rng import capture_rng_state, restore_rng_state, seed_everything
 from seqkit.trainer.signals import GracefulStop
+from seqkit.trainer.summary import StopReason, TrainSummary, unwrap_model
 from seqkit.trainer.units import BatchT, DataReader, EvalUnit, GlobalPositionReader, TrainUnit
+from seqkit.trainer.validation import evaluate
 
 log = logging.getLogger(__name__)
-
-StopReason = Literal["max_steps", "max_epochs", "wall_time", "signal", "early_stopping"]
-
-
-@dataclass(kw_only=True)
-class TrainSummary:
-    """How a :meth:`Trainer.run` ended."""
-
-    step: int
-    """Optimizer steps completed (including those before a resume)."""
-
-    epoch: int
-    """Completed passes over the data."""
-
-    stop_reason: StopReason
-    """Why training stopped."""
-
-    num_skipped_steps: int
-    """Steps skipped because of a non-finite loss or gradient norm."""
-
-    resumed_from: int | None
-    """Step of the checkpoint the run resumed from."""
-
-    corrupt_checkpoints: list[str] = field(default_factory=list)
-    """Checkpoints found corrupt on resume (each with its reason)."""
-
-    last_metrics: dict[str, float] = field(default_factory=dict)
-    """The last recorded training metrics."""
-
-    valid_metrics: dict[str, float] = field(default_factory=dict)
-    """The last validation metrics."""
-
-
-def unwrap_model(model: nn.Module) -> nn.Module:
-    """The module under a DDP/FSDP-style wrapper (one exposing ``.module``)."""
-    inner = getattr(model, "module", None)
-    return inner if isinstance(inner, nn.Module) else model
 
 
 class Trainer(Generic[BatchT]):
@@ -333,29 +297,14 @@ class Trainer(Generic[BatchT]):
         self._last_metrics = values
         record_all(self.recorders, "train", self.step, values)
 
-    @torch.no_grad()
     def _validate(self) -> bool:
         """Run the eval unit over the validation reader; True if early stopping triggers."""
-        unit, reader = self.valid_unit, self.valid_reader
-        assert unit is not None
-        assert reader is not None
-        model = unit.model
-        model.eval()
-        reader.reset()
-        total = torch.zeros(2, device=self.gang.device)
-        with self._autocast():
-            for batch in reader:
-                loss, n = unit(batch)
-                total[0] += loss.float()
-                total[1] += n
-        model.train()
-        self.gang.all_reduce(total, ReduceOperation.SUM)
-        loss_sum, num_targets = total.tolist()
-        if num_targets == 0:
-            raise TrainerError("The validation reader yielded no targets; check valid data.")
-        mean = loss_sum / num_targets
-        self._valid_metrics = {"loss": mean, "ppl": perplexity(mean), "num_targets": num_targets}
-        record_all(self.recorders, unit.name, self.step, self._valid_metrics)
+        assert self.valid_unit is not None
+        assert self.valid_reader is not None
+        self._valid_metrics = evaluate(
+            self.valid_unit, self.valid_reader, self.gang, self._autocast
+        )
+        record_all(self.recorders, self.valid_unit.name, self.step, self._valid_metrics)
         return self.early_stopper is not None and self.early_stopper.update(self._valid_metrics)
 
     def _profiler(self) -> contextlib.AbstractContextManager[torch.profiler.profile | None]:
