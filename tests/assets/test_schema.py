@@ -72,6 +72,7 @@ def test_reports_every_problem_at_once_with_lines(tmp_path: Path, write_card: Wr
         weights: ftp://example.org/x
         weights_sha256: abc
         orphan_sha256: 0000
+        checkpont: w.pt
         """,
     )
     card = _store(tmp_path).retrieve_card("bad")
@@ -91,7 +92,8 @@ def test_reports_every_problem_at_once_with_lines(tmp_path: Path, write_card: Wr
     assert "unsupported URI scheme" in by_field["weights"].message
     assert "64 hexadecimal" in by_field["weights_sha256"].message
     assert "no field 'orphan'" in by_field["orphan_sha256"].message
-    assert len(problems) == 8, rendered
+    assert by_field["checkpont"].message == "unknown field; did you mean 'checkpoint'?"
+    assert len(problems) == 9, rendered
     assert all(r.startswith(str(path)) for r in rendered)
 
 

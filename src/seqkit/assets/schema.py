@@ -65,6 +65,10 @@ URI_FIELDS: Final = ("checkpoint", "tokenizer", "dataset")
 
 _URI: Final = FieldSpec(type="uri")
 
+_KNOWN_FIELDS: Final = sorted(
+    {*COMMON_FIELDS, *(name for schema in KIND_SCHEMAS.values() for name in schema)}
+)
+
 
 def file_fields(card: AssetCard) -> list[str]:
     """The fields of ``card`` that name files: :data:`URI_FIELDS` and checksummed fields."""
@@ -162,6 +166,11 @@ class AssetCardValidator:
                         f"{', '.join(sorted(known)) or 'none'}.{hint}",
                     )
         for name in card.field_names():
+            if name not in _KNOWN_FIELDS:
+                close = difflib.get_close_matches(name, _KNOWN_FIELDS, n=1, cutoff=0.85)
+                if close:
+                    report(name, f"unknown field; did you mean '{close[0]}'?")
+                    continue
             if not name.endswith("_sha256") or name in specs:
                 continue
             target = name.removesuffix("_sha256")
