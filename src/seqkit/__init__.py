@@ -3,15 +3,25 @@
 Notebook API::
 
     import seqkit
-    container = seqkit.setup()
+
+    model = seqkit.load_model("my-model")          # card name, card file, or checkpoint dir
+    tokenizer = seqkit.load_tokenizer("my-model")
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from seqkit.errors import SeqkitError
 from seqkit.runtime import DependencyContainer
+
+if TYPE_CHECKING:
+    import torch
+
+    from seqkit.assets import AssetStore
+    from seqkit.text import TextTokenizer
 
 __version__ = "0.1.0"
 
@@ -33,4 +43,42 @@ def setup() -> DependencyContainer:
         return _container
 
 
-__all__ = ["DependencyContainer", "SeqkitError", "__version__", "setup"]
+def load_model(
+    name_or_path: str | Path,
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.nn.Module:
+    """Load a pretrained model in eval mode.
+
+    ``name_or_path`` is an asset card name, a card ``.yaml`` file, a checkpoint directory
+    written by seqkit, or a Hugging Face-format directory. See :class:`seqkit.models.ModelHub`.
+    """
+    from seqkit.models import ModelHub
+
+    return setup().resolve(ModelHub).load(name_or_path, device=device, dtype=dtype)
+
+
+def load_tokenizer(name_or_path: str | Path) -> TextTokenizer:
+    """Load a tokenizer by card name, card file or local path (see ``seqkit.text.TokenizerHub``)."""
+    from seqkit.text import TokenizerHub
+
+    return setup().resolve(TokenizerHub).load(name_or_path)
+
+
+def get_asset_store() -> AssetStore:
+    """The asset-card store with every layer (package, system, user, extensions)."""
+    from seqkit.assets import AssetStore
+
+    return setup().resolve(AssetStore)
+
+
+__all__ = [
+    "DependencyContainer",
+    "SeqkitError",
+    "__version__",
+    "get_asset_store",
+    "load_model",
+    "load_tokenizer",
+    "setup",
+]
