@@ -79,68 +79,102 @@ class LineReport:
         }
 
 
-def iter_raw_lines(path: Path, *, chunk_lines: int) -> Iterator[list[bytes]]:
-    """Yield the lines of ``path`` as bytes without endings, ``chunk_lines`` at a time."""
-    pending: list[bytes] = []
-    tail = b""
-    with path.open("rb") as file:
-        while block := file.read(_BLOCK_BYTES):
-            parts = (tail + block).split(b"\n")
-            tail = parts.pop()
-            pending.extend(parts)
-            while len(pending) >= chunk_lines:
-                chunk, pending = pending[:chunk_lines], pending[chunk_lines:]
-                yield [_strip_cr(line) for line in chunk]
-    if tail:
-        pending.append(tail)
-    if pending:
-        yield [_strip_cr(line) for line in pending]
+@final
+class LineChunkReader:
+    """Reads ``path`` in ``chunk_lines``-line chunks: ``str`` lines, or ``bytes`` where a line
+    is not valid UTF-8. Line endings are removed.
+
+    Blocks are decoded whole (one call per 4 MiB in the common, valid case), which is what
+    keeps reading cheap next to tokenization.
+    """
+
+    def __init__(self, path: Path, *, chunk_lines: int) -> None:
+        self._path = path
+        self._chunk_lines = chunk_lines
+        self.bytes_read = 0
+        """Bytes consumed so far (for progress bars)."""
+
+    def __iter__(self) -> Iterator[list[str | bytes]]:
+        size = self._chunk_lines
+        pending: list[str | bytes] = []
+        tail = b""
+        with self._path.open("rb") as file:
+            while block := file.read(_BLOCK_BYTES):
+                self.bytes_read += len(block)
+                data = tail + block
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    tail = data
+                    continue
+                tail = data[cut + 1 :]
+                pending.extend(_decode_lines(data[:cut]))
+                if len(pending) >= size:
+                    full = len(pending) - len(pending) % size
+                    for start in range(0, full, size):
+                        yield pending[start : start + size]
+                    pending = pending[full:]
+        if tail:
+            pending.extend(_decode_lines(tail))
+        for start in range(0, len(pending), size):
+            yield pending[start : start + size]
 
 
-def _strip_cr(line: bytes) -> bytes:
-    return line[:-1] if line.endswith(b"\r") else line
-
-
-def classify(raw: bytes, *, max_bytes: int | None) -> str | SkipReason:
-    """Decode ``raw`` or say why it is skipped (checks run in the order of :class:`SkipReason`)."""
+def _decode_lines(body: bytes) -> list[str | bytes]:
     try:
-        text = raw.decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
+        return [_decode_line(line) for line in body.split(b"\n")]
+    lines: list[str | bytes] = list(text.split("\n"))
+    if "\r" in text:
+        lines = [
+            line[:-1] if isinstance(line, str) and line.endswith("\r") else line for line in lines
+        ]
+    return lines
+
+
+def _decode_line(raw: bytes) -> str | bytes:
+    raw = raw[:-1] if raw.endswith(b"\r") else raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+
+
+def classify(line: str | bytes, *, max_bytes: int | None) -> str | SkipReason:
+    """``line`` if it is kept, else why it is skipped (checks in :class:`SkipReason` order).
+
+    ``line`` is what :class:`LineChunkReader` yields: ``bytes`` means invalid UTF-8.
+    """
+    if isinstance(line, bytes):
         return SkipReason.INVALID_UTF8
-    if not text.strip():
+    if not line.strip():
         return SkipReason.EMPTY
-    if max_bytes is not None and len(raw) > max_bytes:
+    # A character takes 1 to 4 UTF-8 bytes: only check bytes when the length allows it.
+    if max_bytes is not None and len(line) * 4 > max_bytes and len(line.encode()) > max_bytes:
         return SkipReason.TOO_LONG
-    return text
+    return line
 
 
 def classify_chunk(
-    raws: list[bytes], *, max_bytes: int | None
-) -> tuple[list[str | None], list[tuple[int, SkipReason]]]:
-    """Classify a chunk of lines: the texts (``None`` where skipped) and ``(index, reason)``.
+    lines: list[str | bytes], *, max_bytes: int | None
+) -> tuple[list[str | bytes], list[tuple[int, SkipReason]]]:
+    """Classify a chunk: ``lines`` unchanged, and ``(index, reason)`` of each skipped line.
 
-    Same result as :func:`classify` on each line, but decodes the chunk in one call when it
-    is valid UTF-8 (the common case) and looks closer only at suspicious lines.
+    Same result as :func:`classify` on each line; only suspicious lines (not ``str``,
+    blank, or long) get a closer look.
     """
-    try:
-        # Joining valid lines with '\n' is valid, and an invalid line stays invalid.
-        decoded = b"\n".join(raws).decode("utf-8").split("\n")
-    except UnicodeDecodeError:
-        results = [classify(raw, max_bytes=max_bytes) for raw in raws]
-        bad = [(i, r) for i, r in enumerate(results) if isinstance(r, SkipReason)]
-        return [None if isinstance(r, SkipReason) else r for r in results], bad
-    # A character takes 1 to 4 UTF-8 bytes, so only lines over max_bytes / 4 characters
-    # can be over max_bytes bytes.
-    chars = len(max(raws, key=len, default=b"")) + 1 if max_bytes is None else max_bytes // 4
-    suspects = [i for i, t in enumerate(decoded) if not t or t.isspace() or len(t) > chars]
-    texts: list[str | None] = list(decoded)
+    chars = 1 << 62 if max_bytes is None else max_bytes // 4
+    suspects = [
+        i
+        for i, t in enumerate(lines)
+        if t.__class__ is not str or not t or t.isspace() or len(t) > chars
+    ]
     skipped: list[tuple[int, SkipReason]] = []
     for i in suspects:
-        result = classify(raws[i], max_bytes=max_bytes)
+        result = classify(lines[i], max_bytes=max_bytes)
         if isinstance(result, SkipReason):
             skipped.append((i, result))
-            texts[i] = None
-    return texts, skipped
+    return lines, skipped
 
 
 def iter_clean_lines(
@@ -148,11 +182,11 @@ def iter_clean_lines(
 ) -> Iterator[str]:
     """Yield the good lines of ``path``, recording skipped ones in ``report``."""
     line_no = 0
-    for chunk in iter_raw_lines(path, chunk_lines=chunk_lines):
-        for raw in chunk:
+    for chunk in LineChunkReader(path, chunk_lines=chunk_lines):
+        for line in chunk:
             line_no += 1
             report.lines_read += 1
-            result = classify(raw, max_bytes=max_bytes)
+            result = classify(line, max_bytes=max_bytes)
             if isinstance(result, SkipReason):
                 report.skip(result, f"{path}:{line_no}")
                 continue

@@ -14,16 +14,16 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, final
+from typing import Final, cast, final
 
 import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
 from seqkit.text.errors import PreprocessError
-from seqkit.text.lines import LineReport, SkipReason, classify_chunk, iter_raw_lines
+from seqkit.text.lines import LineChunkReader, LineReport, SkipReason, classify_chunk
 from seqkit.text.token_writer import AtomicDirectory, TokenDatasetWriter, token_dtype, write_json
-from seqkit.text.tokenizer import FlatEncoding, TextTokenEncoder
+from seqkit.text.tokenizer import TextTokenEncoder, flatten
 
 MANIFEST_FORMAT: Final = "seqkit.tokens.manifest"
 
@@ -90,7 +90,7 @@ class PreprocessResult:
 
 @dataclass
 class _Chunk:
-    future: Future[list[FlatEncoding]]
+    future: Future[list[list[list[int]]]]
     line_numbers: npt.NDArray[np.int64]
     """1-based input line number of each row (for reports)."""
 
@@ -139,7 +139,7 @@ def _run(
     options: PreprocessOptions,
 ) -> None:
     total = sum(c.path.stat().st_size for c in columns)
-    readers = [iter_raw_lines(c.path, chunk_lines=options.chunk_lines) for c in columns]
+    readers = [LineChunkReader(c.path, chunk_lines=options.chunk_lines) for c in columns]
     line_no = 0
     pending: _Chunk | None = None
     with (
@@ -151,11 +151,11 @@ def _run(
         for chunks in itertools.zip_longest(*readers):
             _check_aligned(columns, chunks, line_no)
             rows, line_numbers = _classify(columns, chunks, line_no, report, options.max_bytes)
-            line_no += len(chunks[0])
-            bar.update(sum(len(raw) + 1 for chunk in chunks for raw in chunk))
+            line_no += len(chunks[0] or ())
+            bar.update(sum(r.bytes_read for r in readers) - bar.n)
             if not rows[0]:
                 continue
-            future = pool.submit(_encode, columns, rows, writers[0].dtype)
+            future = pool.submit(_encode, columns, rows)
             if pending is not None:
                 _finish(pending, columns, writers, report, options)
             pending = _Chunk(future, line_numbers)
@@ -165,33 +165,34 @@ def _run(
 
 def _classify(
     columns: Sequence[Column],
-    chunks: tuple[list[bytes] | None, ...],
+    chunks: tuple[list[str | bytes] | None, ...],
     line_no: int,
     report: LineReport,
     max_bytes: int | None,
 ) -> tuple[list[list[str]], npt.NDArray[np.int64]]:
     """The kept texts of each column, and the 1-based line number of each."""
-    size = len(chunks[0] or [])
+    size = len(chunks[0] or ())
     report.lines_read += size
     keep = [True] * size
-    columns_texts = []
+    columns_lines = []
     for column, chunk in zip(columns, chunks):
-        texts, skipped = classify_chunk(chunk or [], max_bytes=max_bytes)
-        columns_texts.append(texts)
+        lines, skipped = classify_chunk(chunk or [], max_bytes=max_bytes)
+        columns_lines.append(lines)
         for i, reason in skipped:
             if keep[i]:  # a pair is reported once, for its first bad side
                 keep[i] = False
                 report.skip(reason, f"{column.path}:{line_no + i + 1}")
     if all(keep):
-        rows = [[t for t in texts if t is not None] for texts in columns_texts]
+        # Every line of the chunk is a kept str (classify_chunk found nothing to skip).
+        rows = [cast(list[str], lines) for lines in columns_lines]
         return rows, np.arange(line_no + 1, line_no + size + 1, dtype=np.int64)
     kept = [i for i in range(size) if keep[i]]
-    rows = [[t for i in kept if (t := texts[i]) is not None] for texts in columns_texts]
+    rows = [[str(lines[i]) for i in kept] for lines in columns_lines]
     return rows, np.asarray(kept, dtype=np.int64) + (line_no + 1)
 
 
 def _check_aligned(
-    columns: Sequence[Column], chunks: tuple[list[bytes] | None, ...], line_no: int
+    columns: Sequence[Column], chunks: tuple[list[str | bytes] | None, ...], line_no: int
 ) -> None:
     sizes = [None if chunk is None else len(chunk) for chunk in chunks]
     if len(set(sizes)) > 1:
@@ -206,10 +207,10 @@ def _check_aligned(
         )
 
 
-def _encode(
-    columns: Sequence[Column], rows: list[list[str]], dtype: np.dtype[np.unsignedinteger]
-) -> list[FlatEncoding]:
-    return [c.encoder.encode_batch_flat(texts, dtype=dtype) for c, texts in zip(columns, rows)]
+def _encode(columns: Sequence[Column], rows: list[list[str]]) -> list[list[list[int]]]:
+    # Runs in the worker thread: SentencePiece drops the GIL here, so the main thread
+    # flattens and writes the previous chunk meanwhile.
+    return [c.encoder.encode_ids_batch(texts) for c, texts in zip(columns, rows)]
 
 
 def _finish(
@@ -219,7 +220,11 @@ def _finish(
     report: LineReport,
     options: PreprocessOptions,
 ) -> None:
-    flats = chunk.future.result()
+    dtype = writers[0].dtype
+    flats = [
+        flatten(ids, column.encoder.prefix_ids, column.encoder.suffix_ids, dtype=dtype)
+        for column, ids in zip(columns, chunk.future.result())
+    ]
     keep: npt.NDArray[np.bool_] | None = None
     if options.max_tokens is not None:
         too_long = np.zeros(flats[0].lengths.shape[0], dtype=bool)
