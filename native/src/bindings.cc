@@ -568,6 +568,9 @@ PyBuilder build_source(F&& f) {
 
 NB_MODULE(_native, m) {
   m.doc() = "seqkit native core (data pipeline). Import seqkit.data instead.";
+  // A pipeline whose map callable refers back to it (a global) forms a cycle that only
+  // interpreter exit breaks; nanobind would report that as a leak.
+  nb::set_leak_warnings(false);
 
   nb::class_<PyPipeline>(m, "DataPipeline", "An iterable, resettable, resumable data pipeline.")
       .def("__iter__", [](nb::handle self) { return nb::borrow(self); })

@@ -30,10 +30,27 @@ void copy_as_int64(const Array& a, std::int64_t begin, std::int64_t n, std::int6
 
 bool same_shape(const Array& a, const Array& b) { return a.shape == b.shape; }
 
+// True when the arrays are back-to-back slices of one buffer (rows that pack() cut from
+// one block), so that stacking them is a view instead of a copy.
+bool contiguous_rows(const std::vector<const Array*>& arrays) {
+  const Array& first = *arrays[0];
+  const char* expect = static_cast<const char*>(first.data);
+  for (const Array* a : arrays) {
+    if (a->owner != first.owner || a->data != expect || a->as_list) return false;
+    expect += first.nbytes();
+  }
+  return true;
+}
+
 Element stack_arrays(const std::vector<const Array*>& arrays) {
   const Array& first = *arrays[0];
   std::vector<std::int64_t> shape{static_cast<std::int64_t>(arrays.size())};
   shape.insert(shape.end(), first.shape.begin(), first.shape.end());
+  if (contiguous_rows(arrays)) {
+    Array view = first;
+    view.shape = std::move(shape);
+    return Element(std::move(view));
+  }
   Array out = Array::allocate(first.dtype, shape);
   char* dst = static_cast<char*>(out.mutable_data());
   std::size_t row = first.nbytes();
@@ -226,7 +243,15 @@ class Pack final : public Node {
 
  protected:
   std::optional<Element> do_next() override {
-    Array row = Array::allocate(DType::kInt64, {seq_len_});
+    // Rows are cut from blocks of kBlockRows so that collate() can stack a batch of
+    // consecutive rows as a view: one copy of the tokens instead of two.
+    if (block_used_ == kBlockRows) {
+      block_ = Array::allocate(DType::kInt64, {kBlockRows, seq_len_});
+      block_used_ = 0;
+    }
+    Array row = block_;
+    row.shape = {seq_len_};
+    row.data = static_cast<const std::int64_t*>(block_.data) + block_used_ * seq_len_;
     auto* out = static_cast<std::int64_t*>(row.mutable_data());
     std::vector<std::int64_t> lens;
     std::int64_t fill = 0;
@@ -258,6 +283,7 @@ class Pack final : public Node {
       if (offset_ == current_->shape[0]) current_.reset();
     }
     if (fill == 0) return std::nullopt;
+    ++block_used_;
     if (fill < seq_len_) {
       if (drop_remainder_) {
         dropped_tokens_ += fill;
@@ -301,10 +327,14 @@ class Pack final : public Node {
   }
 
  private:
+  static constexpr std::int64_t kBlockRows = 16;
+
   std::int64_t seq_len_;
   std::string selector_;
   std::int64_t pad_value_;
   bool drop_remainder_;
+  Array block_;
+  std::int64_t block_used_ = kBlockRows;
   std::optional<Array> current_;
   std::int64_t offset_ = 0;
   std::int64_t dropped_tokens_ = 0;
