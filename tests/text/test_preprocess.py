@@ -296,3 +296,10 @@ def test_killed_run_leaves_no_output_and_next_run_cleans_up(
     )
     assert _leftovers(tmp_path) == []
     assert len(read_token_dataset(output)) == 300
+
+
+def test_dtype_boundary() -> None:
+    from seqkit.text import token_dtype
+
+    assert token_dtype(65536).str == "<u2"  # ids 0..65535 fit
+    assert token_dtype(65537).str == "<u4"
