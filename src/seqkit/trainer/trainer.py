@@ -16,7 +16,13 @@ from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
 from seqkit.checkpoint import CheckpointManager, CheckpointState, LoadedCheckpoint
-from seqkit.gang import FakeGang, Gang, ReduceOperation
+from seqkit.gang import (
+    FakeGang,
+    Gang,
+    ReduceOperation,
+    get_consolidated_state_dict,
+    load_consolidated_state_dict,
+)
 from seqkit.metrics import LossMeter, MetricRecorder, record_all
 from seqkit.trainer.config import DTYPES, TrainerConfig
 from seqkit.trainer.early_stopping import EarlyStopper
@@ -35,6 +41,8 @@ class Trainer(Generic[BatchT]):
 
     :param gang: the data-parallel gang; the model must already synchronize gradients
         across it (a DDP/FSDP wrapper). Defaults to a one-process ``FakeGang``.
+    :param root_gang: all processes (defaults to ``gang``); with tensor parallelism the
+        model is consolidated over it for checkpoints.
     """
 
     def __init__(
@@ -50,6 +58,7 @@ class Trainer(Generic[BatchT]):
         recorders: Sequence[MetricRecorder] = (),
         valid_unit: EvalUnit[BatchT] | None = None,
         valid_reader: DataReader[BatchT] | None = None,
+        root_gang: Gang | None = None,
     ) -> None:
         if config.validate_every_n_steps is not None and (valid_unit is None or not valid_reader):
             raise TrainerError(
@@ -61,6 +70,9 @@ class Trainer(Generic[BatchT]):
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
         self.gang = gang or FakeGang()
+        self.root_gang = root_gang or self.gang
+        # With tensor parallelism each rank's optimizer holds state for its own shards.
+        self._sharded_optimizer = self.root_gang.size != self.gang.size
         self.checkpoint_manager = checkpoint_manager
         self.recorders = list(recorders) if self.gang.rank == 0 else []
         self.valid_unit = valid_unit
@@ -345,11 +357,18 @@ class Trainer(Generic[BatchT]):
                 else None
             ),
         }
+        rank_state: dict[str, object] = {
+            "data": dict(self.reader.state_dict()),
+            "rng": capture_rng_state(),
+        }
+        optimizer_state = self.optimizer.state_dict()
+        if self._sharded_optimizer:
+            rank_state["optimizer"], optimizer_state = optimizer_state, {}
         return CheckpointState(
-            model=unwrap_model(self.unit.model).state_dict(),
-            optimizer=self.optimizer.state_dict(),
+            model=get_consolidated_state_dict(self.unit.model, self.root_gang),
+            optimizer=optimizer_state,
             trainer=trainer_state,
-            rank={"data": dict(self.reader.state_dict()), "rng": capture_rng_state()},
+            rank=rank_state,
         )
 
     def _resume(self) -> int | None:
@@ -365,8 +384,16 @@ class Trainer(Generic[BatchT]):
     def load_state(self, loaded: LoadedCheckpoint) -> None:
         """Restore a checkpoint written by :meth:`state` (any data-parallel size)."""
         t = loaded.trainer
-        unwrap_model(self.unit.model).load_state_dict(loaded.model)
-        self.optimizer.load_state_dict(loaded.optimizer)
+        load_consolidated_state_dict(self.unit.model, loaded.model)
+        if self._sharded_optimizer:
+            if loaded.rank is None:
+                raise TrainerError(
+                    f"Checkpoint {loaded.path} holds tensor-parallel optimizer shards for "
+                    f"{loaded.manifest.world_size} processes; resume with that many."
+                )
+            self.optimizer.load_state_dict(_mapping(loaded.rank["optimizer"]))  # type: ignore[arg-type]
+        else:
+            self.optimizer.load_state_dict(loaded.optimizer)
         _load_optional(self.lr_scheduler, t.get("lr_scheduler"))
         _load_optional(self.grad_scaler, t.get("grad_scaler"))
         _load_optional(self.early_stopper, t.get("early_stopping"))
