@@ -55,3 +55,12 @@ def test_out_of_vocabulary_ids_are_reported() -> None:
         )
     with pytest.raises(GenerationError, match="repetition penalty"):
         RepetitionPenaltyProcessor(0.0)
+
+
+def test_vocabulary_limit_bans_ids_past_the_tokenizer() -> None:
+    from seqkit.generation.step_processor import VocabularyLimitProcessor
+
+    logits = torch.zeros(2, 6)
+    VocabularyLimitProcessor(4)(torch.zeros(2, 1, dtype=torch.long), logits, torch.zeros(2))
+    assert torch.isinf(logits[:, 4:]).all()
+    assert torch.isfinite(logits[:, :4]).all()

@@ -126,3 +126,17 @@ def test_translator_forces_the_target_language_token(tmp_path) -> None:
     first_tgt, _ = seen[0]
     assert first_tgt[:, :2].tolist() == [[1, es_id], [1, es_id]]
     assert sources[0][:, 0].tolist() == [en_id, en_id]
+
+
+def test_completer_never_emits_ids_past_the_tokenizer_vocabulary(tokenizer) -> None:
+    torch.manual_seed(5)
+    wide = TinyDecoderModel(vocab_size=400, dim=16).eval()
+    with torch.no_grad():
+        wide.out.bias[260:] = 50.0  # the padded rows would win every step
+    gen = SamplingGenerator(eos_idx=2, max_gen_len=8)
+    completer = TextCompleter(wide, tokenizer, gen)
+    assert isinstance(completer("Amen"), str)
+    out = completer._limited.generate(wide, [tokenizer.create_encoder(mode="prompt")("Amen")])
+    assert int(out.hypotheses[0][0].tokens.max()) < 260
+    # The caller's generator is left as it was.
+    assert gen.step_processors == []

@@ -26,5 +26,8 @@ from seqkit.generation.step_processor import (
     RepetitionPenaltyProcessor as RepetitionPenaltyProcessor,
 )
 from seqkit.generation.step_processor import StepProcessor as StepProcessor
+from seqkit.generation.step_processor import (
+    VocabularyLimitProcessor as VocabularyLimitProcessor,
+)
 from seqkit.generation.text_completer import TextCompleter as TextCompleter
 from seqkit.generation.text_translator import TextTranslator as TextTranslator

@@ -105,6 +105,23 @@ class MinLengthProcessor(StepProcessor):
             logits[gen_lens < self.min_len, self.eos_idx] = -torch.inf
 
 
+@final
+class VocabularyLimitProcessor(StepProcessor):
+    """Bans ids ``>= size``: a model's output layer can be wider than its tokenizer's
+    vocabulary (rows padded to a multiple of 64 for speed), and those ids decode to nothing.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise GenerationError(f"vocabulary size must be >= 1, got {size}.")
+        self.size = size
+
+    @override
+    def __call__(self, seqs: Tensor, logits: Tensor, gen_lens: Tensor) -> None:
+        if logits.size(-1) > self.size:
+            logits[:, self.size :] = -torch.inf
+
+
 def _check_ids(ids: Iterable[int], vocab_size: int, what: str) -> None:
     bad = [idx for idx in ids if idx >= vocab_size]
     if bad:

@@ -11,7 +11,12 @@ from seqkit.generation.errors import GenerationError
 from seqkit.generation.generator import SequenceGenerator
 from seqkit.generation.sampling import SamplingGenerator
 from seqkit.generation.scoring import SequenceScorer
-from seqkit.generation.text_support import check_generator, default_pad_idx, device_of
+from seqkit.generation.text_support import (
+    check_generator,
+    default_pad_idx,
+    device_of,
+    limit_to_vocabulary,
+)
 from seqkit.text.tokenizer import TextTokenizer
 
 
@@ -44,6 +49,7 @@ class TextCompleter:
             eos_idx=vocab.eos_idx, pad_idx=default_pad_idx(vocab)
         )
         check_generator(self.generator, vocab)
+        self._limited = limit_to_vocabulary(self.generator, vocab)
         device = device_of(model)
         self._prompt_encoder = tokenizer.create_encoder(mode="prompt", device=device)
         self._text_encoder = tokenizer.create_encoder(mode="default", device=device)
@@ -70,7 +76,7 @@ class TextCompleter:
         completion's score (summed log-probability, length-normalised for beam search)."""
         texts = [text] if isinstance(text, str) else list(text)
         prompts = self._prompt_encoder.encode_batch(texts)
-        output = self.generator.generate(self.model, prompts)
+        output = self._limited.generate(self.model, prompts)
         best = [group[0] for group in output.hypotheses]
         completions = self._decoder.decode_batch([h.tokens for h in best])
         results: list[str] | list[tuple[str, float]]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch.nn import Module
 
 from seqkit.generation.errors import GenerationError
 from seqkit.generation.generator import SequenceGenerator
+from seqkit.generation.step_processor import VocabularyLimitProcessor
 from seqkit.text.vocabulary import VocabularyInfo
 
 
@@ -29,3 +32,10 @@ def device_of(model: Module) -> torch.device:
     for param in model.parameters():
         return param.device
     return torch.device("cpu")
+
+
+def limit_to_vocabulary(generator: SequenceGenerator, vocab: VocabularyInfo) -> SequenceGenerator:
+    """A copy of ``generator`` that never produces ids the tokenizer cannot decode."""
+    limited = copy.copy(generator)
+    limited.step_processors = [*generator.step_processors, VocabularyLimitProcessor(vocab.size)]
+    return limited

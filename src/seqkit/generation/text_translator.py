@@ -13,7 +13,12 @@ from seqkit.generation.beam_search import BeamSearchGenerator
 from seqkit.generation.errors import GenerationError
 from seqkit.generation.generator import SequenceGenerator
 from seqkit.generation.scoring import SequenceScorer
-from seqkit.generation.text_support import check_generator, default_pad_idx, device_of
+from seqkit.generation.text_support import (
+    check_generator,
+    default_pad_idx,
+    device_of,
+    limit_to_vocabulary,
+)
 from seqkit.text.tokenizer import TextTokenizer
 
 
@@ -52,6 +57,7 @@ class TextTranslator:
             eos_idx=vocab.eos_idx, pad_idx=default_pad_idx(vocab), beam_size=4, max_gen_len=256
         )
         check_generator(self.generator, vocab)
+        self._limited = limit_to_vocabulary(self.generator, vocab)
         device = device_of(model)
         self._source_encoder = tokenizer.create_encoder(
             task="translation", lang=source_lang, mode="source", device=device
@@ -85,7 +91,7 @@ class TextTranslator:
         texts = [text] if isinstance(text, str) else list(text)
         sources = self._source_encoder.encode_batch(texts)
         prefixes = [self._prefix] * len(texts)
-        output = self.generator.generate(self.model, prefixes, sources=sources)
+        output = self._limited.generate(self.model, prefixes, sources=sources)
         best = [group[0] for group in output.hypotheses]
         translations = self._decoder.decode_batch([h.tokens for h in best])
         results: list[str] | list[tuple[str, float]]
