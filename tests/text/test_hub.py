@@ -99,3 +99,21 @@ def test_hub_without_asset_store(trained: TrainedTokenizer) -> None:
     assert hub.load(trained.model_path).vocab_info.size == 400
     with pytest.raises(TokenizerLoadError, match="built-ins: byte"):
         hub.load("some-card")
+
+
+def test_an_extension_family_is_used_by_the_hub(tmp_path: Path) -> None:
+    container = create_container(load_extension_points=False)
+
+    def load_upper(path: Path | None) -> ByteTokenizer:
+        assert path is not None
+        return ByteTokenizer()
+
+    family = TokenizerFamily(
+        name="dotbytes", loader=load_upper, recognizes=lambda p: p.suffix == ".bytes"
+    )
+    container.register(TokenizerFamily, lambda _: family, key="dotbytes")
+    (tmp_path / "x.bytes").write_text("")
+    hub = container.resolve(TokenizerHub)
+    assert "dotbytes" in hub.families
+    assert hub.resolve(tmp_path / "x.bytes").family == "dotbytes"
+    assert isinstance(hub.load(tmp_path / "x.bytes"), ByteTokenizer)
