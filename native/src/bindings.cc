@@ -322,6 +322,14 @@ Element from_py(PyObject* o, bool for_state) {
   throw PipelineError(message, "", -1, std::move(ref));
 }
 
+// Installed as the core's wait hook: turns a pending Ctrl-C into an exception while the
+// main thread waits on background work.
+void check_signals() {
+  if (Py_IsInitialized() == 0) return;
+  nb::gil_scoped_acquire gil;
+  if (PyErr_CheckSignals() != 0) throw_pending_python_error();
+}
+
 nb::object call_py(PyObject* fn, const Element& e) {
   nb::object arg;
   try {
@@ -571,6 +579,7 @@ NB_MODULE(_native, m) {
   // A pipeline whose map callable refers back to it (a global) forms a cycle that only
   // interpreter exit breaks; nanobind would report that as a leak.
   nb::set_leak_warnings(false);
+  set_wait_hook(&check_signals);
 
   nb::class_<PyPipeline>(m, "DataPipeline", "An iterable, resettable, resumable data pipeline.")
       .def("__iter__", [](nb::handle self) { return nb::borrow(self); })

@@ -243,6 +243,16 @@ Element replace_at(const Element& element, std::string_view selector, Element va
 
 // ---------------------------------------------------------------------------------- Node
 
+namespace {
+std::atomic<WaitHook> g_wait_hook{nullptr};
+}  // namespace
+
+void set_wait_hook(WaitHook hook) noexcept { g_wait_hook.store(hook); }
+
+void run_wait_hook() {
+  if (WaitHook hook = g_wait_hook.load()) hook();
+}
+
 std::optional<Element> Node::next() {
   auto start = std::chrono::steady_clock::now();
   std::optional<Element> out;

@@ -74,7 +74,7 @@ class Map final : public Node {
     std::shared_ptr<MapTask> task = inflight_.front();
     {
       std::unique_lock<std::mutex> lock(task->mutex);
-      task->cv.wait(lock, [&] { return task->done; });
+      wait_interruptibly(lock, task->cv, [&] { return task->done; });
     }
     inflight_.pop_front();
     if (task->error) std::rethrow_exception(task->error);
@@ -605,7 +605,7 @@ class Prefetch final : public Node {
   std::optional<Element> do_next() override {
     start();
     std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return !buffer_.empty() || producer_done_; });
+    wait_interruptibly(lock, cv_, [&] { return !buffer_.empty() || producer_done_; });
     if (!buffer_.empty()) {
       Element e = std::move(buffer_.front());
       buffer_.pop_front();

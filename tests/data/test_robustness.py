@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import _thread
 import gc
 import threading
 import time
@@ -98,3 +99,23 @@ def test_python_objects_in_buffers_survive_state() -> None:
 
     out = check_resume_everywhere(build)
     assert sorted(out) == [x * 2 for x in items]
+
+
+def test_ctrl_c_while_waiting_on_background_work() -> None:
+    release = threading.Event()
+
+    def blocked(x: int) -> int:
+        release.wait(30)
+        return x
+
+    p = read_sequence(range(4)).map(blocked, num_parallel_calls=2).prefetch(2).and_return()
+    # Simulates SIGINT arriving while the main thread waits inside next().
+    threading.Timer(0.2, _thread.interrupt_main).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            next(p)
+    finally:
+        release.set()
+    assert p.is_broken
+    p.reset()
+    assert list(p) == [0, 1, 2, 3]

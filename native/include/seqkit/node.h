@@ -35,6 +35,27 @@ class StateError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A consumer blocked on background work calls the wait hook about every 50 ms; the
+// bindings install one that raises on Ctrl-C (Python signals are only seen that way).
+using WaitHook = void (*)();
+void set_wait_hook(WaitHook hook) noexcept;
+void run_wait_hook();
+
+// Waits on `cv` until `ready()`, running the wait hook between timed waits.
+template <typename Lock, typename Cv, typename Pred>
+void wait_interruptibly(Lock& lock, Cv& cv, Pred ready) {
+  while (!cv.wait_for(lock, std::chrono::milliseconds(50), ready)) {
+    lock.unlock();
+    try {
+      run_wait_hook();
+    } catch (...) {
+      lock.lock();
+      throw;
+    }
+    lock.lock();
+  }
+}
+
 struct NodeStats {
   std::string op;
   int depth = 0;
