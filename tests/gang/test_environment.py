@@ -6,6 +6,7 @@ import torch
 from seqkit.gang import (
     FakeGang,
     GangSetupError,
+    default_device,
     first_hostname,
     read_world_info,
     setup_gangs,
@@ -109,3 +110,15 @@ def test_setup_rejects_bad_arguments() -> None:
     three = {"RANK": "0", "WORLD_SIZE": "3", "MASTER_ADDR": "h", "MASTER_PORT": "1"}
     with pytest.raises(GangSetupError, match="must divide the number of processes"):
         setup_gangs(tp_size=2, env=three, device=torch.device("cpu"))
+
+
+def test_default_device_follows_the_local_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_device(3) == torch.device("cpu") or torch.cuda.is_available()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert default_device(2) == torch.device("cuda", 2)
+    with pytest.raises(GangSetupError, match="local rank is 4 but this node has 4 CUDA"):
+        default_device(4)
+    # A task bound to one GPU by SLURM sees only that one, as device 0.
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert default_device(5) == torch.device("cuda", 0)

@@ -133,10 +133,16 @@ def split_gangs(root: Gang, tp_size: int) -> Gangs:
 
 
 def default_device(local_rank: int) -> torch.device:
-    """CUDA device ``local_rank`` when CUDA is available, else the CPU."""
+    """CUDA device ``local_rank`` when CUDA is available, else the CPU.
+
+    A process that sees a single GPU takes it whatever its local rank: SLURM's GPU binding
+    (``--gpus-per-task``, ``--gpu-bind``) leaves each task exactly its own device.
+    """
     if not torch.cuda.is_available():
         return torch.device("cpu")
     count = torch.cuda.device_count()
+    if count == 1:
+        return torch.device("cuda", 0)
     if local_rank >= count:
         raise GangSetupError(
             f"The local rank is {local_rank} but this node has {count} CUDA devices; start "
