@@ -66,8 +66,7 @@ def load_weights(
         for names in groups.values():
             name = next(n for n in names if n in plan)
             weight_file, key = plan[name]
-            value: Tensor = _materialize(weight_file.read(key), device, dtype)
-            weight_file.release(key)
+            value: Tensor = _materialize(weight_file, key, device, dtype)
             placeholder = expected[name]
             if isinstance(placeholder, Parameter):
                 # One Parameter object for all aliases, so ties survive (and optimizers
@@ -86,13 +85,16 @@ def load_weights(
             )
 
 
-def _materialize(source: Tensor, device: torch.device, dtype: torch.dtype | None) -> Tensor:
+def _materialize(
+    weight_file: WeightFile, key: str, device: torch.device, dtype: torch.dtype | None
+) -> Tensor:
+    source = weight_file.read(key)
     target_dtype = source.dtype
     if dtype is not None and source.is_floating_point():
         target_dtype = dtype
     out = torch.empty(source.shape, dtype=target_dtype, device=device)
-    # copy_ reads the mapped pages once and converts on the fly: no intermediate copy.
-    out.copy_(source)
+    # The copy reads the mapped pages once and converts on the fly: no intermediate copy.
+    weight_file.copy_to(key, out)
     return out
 
 

@@ -40,6 +40,9 @@ _DTYPES: dict[str, torch.dtype] = {
 }
 _DTYPE_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 
+# Large tensors are copied in slices of this size, each released right after.
+_COPY_CHUNK_BYTES = 8 * 1024 * 1024
+
 # Refuse headers larger than this: a corrupt length field must not make us read gigabytes.
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
 
@@ -57,8 +60,9 @@ class WeightFile(ABC):
     def read(self, key: str) -> Tensor:
         """The tensor ``key`` on the CPU (a view of the file where possible)."""
 
-    def release(self, key: str) -> None:  # noqa: B027 (optional hook)
-        """Tell the OS the pages of ``key`` are no longer needed."""
+    def copy_to(self, key: str, out: Tensor) -> None:
+        """Copy tensor ``key`` into ``out`` (same shape; any dtype and device)."""
+        out.copy_(self.read(key))
 
     @abstractmethod
     def close(self) -> None:
@@ -114,11 +118,28 @@ class SafetensorsFile(WeightFile):
         return flat.view(dtype).view(shape)
 
     @override
-    def release(self, key: str) -> None:
+    def copy_to(self, key: str, out: Tensor) -> None:
+        source = self.read(key)
         _, _, offset, nbytes = self._entries[key]
+        if source.dim() == 0 or nbytes <= _COPY_CHUNK_BYTES:
+            out.copy_(source)
+            self._release(offset, nbytes)
+            return
+        # Copy a few MiB at a time and drop those pages at once, so a large tensor (the
+        # embedding) never sits in memory twice.
+        row_bytes = nbytes // source.shape[0]
+        rows = max(1, _COPY_CHUNK_BYTES // max(row_bytes, 1))
+        for begin in range(0, source.shape[0], rows):
+            out[begin : begin + rows].copy_(source[begin : begin + rows])
+            chunk_rows = min(rows, source.shape[0] - begin)
+            self._release(offset + begin * row_bytes, chunk_rows * row_bytes)
+
+    def _release(self, offset: int, nbytes: int) -> None:
+        """Drop the mapped pages of a byte range from this process (re-read if touched)."""
+        if nbytes <= 0 or not hasattr(mmap, "MADV_DONTNEED"):
+            return
         start = offset - offset % mmap.PAGESIZE
-        if nbytes and hasattr(self._map, "madvise"):
-            self._map.madvise(mmap.MADV_DONTNEED, start, offset + nbytes - start)
+        self._map.madvise(mmap.MADV_DONTNEED, start, offset + nbytes - start)
 
     @override
     def close(self) -> None:

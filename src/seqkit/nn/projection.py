@@ -39,8 +39,13 @@ def create_embedding(
     dtype: torch.dtype | None = None,
 ) -> Embedding:
     """A :class:`torch.nn.Embedding`; the ``pad_idx`` row is zero and gets no gradient."""
+    if torch.device(device or "cpu").type == "meta":
+        # Embedding's own init calls normal_ on meta, which drags in torch._refs and
+        # torch._dynamo (~7 s and ~100 MB on first use); a meta model needs no init.
+        weight = torch.empty((num_embeddings, dim), device=device, dtype=dtype)
+        return Embedding(num_embeddings, dim, padding_idx=pad_idx, _weight=weight)
     embed = Embedding(num_embeddings, dim, padding_idx=pad_idx, device=device, dtype=dtype)
-    if init_std is not None and embed.weight.device.type != "meta":
+    if init_std is not None:
         init_normal_(embed.weight, init_std)
         if pad_idx is not None:
             with torch.no_grad():
