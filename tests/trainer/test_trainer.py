@@ -210,3 +210,17 @@ def test_config_validation() -> None:
         TrainerConfig(max_num_steps=1, grad_accumulation=0)
     with pytest.raises(TrainerConfigError, match="early_stopping"):
         TrainerConfig(max_num_steps=1, early_stopping=EarlyStoppingConfig())
+
+
+def test_elapsed_time_carries_over_a_resume_for_the_wall_budget(tmp_path: Path) -> None:
+    build_trainer(tmp_path, max_num_steps=3, checkpoint_every=2).run()
+    manager = StandardCheckpointManager(tmp_path / "checkpoints", FakeGang())
+    mid = manager.load_latest()
+    assert mid is not None
+    assert mid.trainer["elapsed_s"] > 0.0  # type: ignore[operator]
+    trainer = build_trainer(tmp_path, max_num_steps=10, max_wall_time_s=1e-6)
+    summary = trainer.run()
+    # The budget is already spent by the first run: one step (already started) and stop.
+    assert summary.resumed_from == 3
+    assert summary.stop_reason == "wall_time"
+    assert summary.step == 4

@@ -89,6 +89,7 @@ class Trainer(Generic[BatchT]):
         self.num_skipped_steps = 0
         self._consecutive_nonfinite = 0
         self._elapsed_before = 0.0
+        self._started: float | None = None
         self._valid_metrics: dict[str, float] = {}
         self._last_metrics: dict[str, float] = {}
         self._iterator: Iterator[BatchT] | None = None
@@ -104,7 +105,7 @@ class Trainer(Generic[BatchT]):
         if resumed is None:
             seed_everything(self.config.seed + self.gang.rank)
         self.unit.model.train()  # validation switches to eval and back
-        started = time.perf_counter()
+        self._started = time.perf_counter()
         meter, window_time = LossMeter(), 0.0
         stop_reason: StopReason | None = None
         bar = tqdm(
@@ -120,7 +121,7 @@ class Trainer(Generic[BatchT]):
                     stop_reason = "max_steps"
                     break
                 t0 = time.perf_counter()
-                wall = time.perf_counter() - started + self._elapsed_before
+                wall = self._elapsed()
                 over_time = self.config.max_wall_time_s is not None and (
                     wall >= self.config.max_wall_time_s
                 )
@@ -137,7 +138,7 @@ class Trainer(Generic[BatchT]):
                 meter.update(loss_sum, num_targets)
                 window_time += time.perf_counter() - t0
                 if self.step % self.config.publish_metrics_every_n_steps == 0:
-                    self._publish(meter, window_time, grad_norm, started)
+                    self._publish(meter, window_time, grad_norm)
                     bar.set_postfix(loss=f"{self._last_metrics['loss']:.3f}", refresh=False)
                     meter, window_time = LossMeter(), 0.0
                 if stop_requested:
@@ -147,7 +148,7 @@ class Trainer(Generic[BatchT]):
                 if stop_reason is None and self._due(self.config.checkpoint_every_n_steps):
                     self._checkpoint()
         bar.close()
-        self._elapsed_before += time.perf_counter() - started
+        self._elapsed_before, self._started = self._elapsed(), None
         if (
             self.valid_unit is not None
             and self.config.validate_every_n_steps is not None
@@ -166,6 +167,11 @@ class Trainer(Generic[BatchT]):
             last_metrics=dict(self._last_metrics),
             valid_metrics=dict(self._valid_metrics),
         )
+
+    def _elapsed(self) -> float:
+        """Training seconds so far, including runs before a resume (for the wall budget)."""
+        running = 0.0 if self._started is None else time.perf_counter() - self._started
+        return self._elapsed_before + running
 
     def _due(self, every: int | None) -> bool:
         return every is not None and self.step > 0 and self.step % every == 0
@@ -292,9 +298,7 @@ class Trainer(Generic[BatchT]):
         return 0.0, 0.0, math.nan, stop
 
     # -------------------------------------------------------------- metrics, eval
-    def _publish(
-        self, meter: LossMeter, window_time: float, grad_norm: float, started: float
-    ) -> None:
+    def _publish(self, meter: LossMeter, window_time: float, grad_norm: float) -> None:
         values: dict[str, float] = meter.values()
         values["grad_norm"] = grad_norm
         values["lr"] = self._step_lr
@@ -305,7 +309,7 @@ class Trainer(Generic[BatchT]):
         values.update(self.unit.extra_metrics())
         values["step_time_s"] = window_time / self.config.publish_metrics_every_n_steps
         values["targets_per_s"] = meter.num_targets / window_time if window_time else 0.0
-        values["elapsed_s"] = time.perf_counter() - started + self._elapsed_before
+        values["elapsed_s"] = self._elapsed()
         self._last_metrics = values
         record_all(self.recorders, "train", self.step, values)
 
@@ -345,7 +349,7 @@ class Trainer(Generic[BatchT]):
             "epoch": self.epoch,
             "num_skipped_steps": self.num_skipped_steps,
             "consecutive_nonfinite": self._consecutive_nonfinite,
-            "elapsed_s": self._elapsed_before,
+            "elapsed_s": self._elapsed(),
             "dp_size": self.gang.size,
             "lr_scheduler": self.lr_scheduler.state_dict() if self.lr_scheduler else {},
             "grad_scaler": self.grad_scaler.state_dict() if self.grad_scaler else {},
