@@ -12,7 +12,7 @@ from seqkit.checkpoint import StandardCheckpointManager
 from seqkit.gang import FakeGang, Gang
 from seqkit.metrics import MetricRecorder
 from seqkit.optim import AdamWConfig, CosineConfig, create_lr_scheduler, create_optimizer
-from seqkit.trainer import EvalUnit, Trainer, TrainerConfig, TrainUnit
+from seqkit.trainer import DataReader, EvalUnit, Trainer, TrainerConfig, TrainUnit
 
 VOCAB = 23
 SEQ_LEN = 9
@@ -154,6 +154,8 @@ def build_trainer(
     batch_size: int = 4,
     dropout: float = 0.1,
     wrap: Callable[[nn.Module], nn.Module] | None = None,
+    reader: DataReader[Batch] | None = None,
+    schedule_steps: int | None = None,
     **config_overrides: object,
 ) -> Trainer[Batch]:
     """The same training run every time it is called with the same arguments."""
@@ -162,9 +164,12 @@ def build_trainer(
     model = TinyLM(dropout=dropout)
     optimizer = create_optimizer(AdamWConfig(lr=1e-2, weight_decay=0.01), model.parameters())
     scheduler = create_lr_scheduler(
-        CosineConfig(warmup_steps=2, total_steps=(max_num_steps or 100) + 1, min_lr=1e-4), optimizer
+        CosineConfig(
+            warmup_steps=2, total_steps=schedule_steps or (max_num_steps or 100) + 1, min_lr=1e-4
+        ),
+        optimizer,
     )
-    reader = ToyReader(
+    reader = reader or ToyReader(
         make_examples(num_examples), batch_size, rank=gang.rank, world_size=gang.size
     )
     valid = ListReader([{"seqs": make_examples(8, seed=99), "ids": torch.arange(8)}])
