@@ -220,21 +220,19 @@ Element from_py(PyObject* o, bool for_state) {
   }
   if (PyList_CheckExact(o)) {
     Py_ssize_t n = PyList_GET_SIZE(o);
-    bool all_int = n > 0;
-    for (Py_ssize_t i = 0; i < n && all_int; ++i) all_int = PyLong_CheckExact(PyList_GET_ITEM(o, i));
-    if (all_int) {
-      // Lists of ints (token ids) become one int64 array instead of n boxed elements.
+    if (n > 0 && PyLong_CheckExact(PyList_GET_ITEM(o, 0))) {
+      // Lists of ints (token ids) become one int64 array instead of n boxed elements;
+      // one pass, falling back to a generic list at the first non-int.
       Array a = Array::allocate(DType::kInt64, {static_cast<std::int64_t>(n)});
       a.as_list = true;
       auto* dst = static_cast<std::int64_t*>(a.mutable_data());
       bool ok = true;
-      for (Py_ssize_t i = 0; i < n; ++i) {
+      for (Py_ssize_t i = 0; i < n && ok; ++i) {
+        PyObject* item = PyList_GET_ITEM(o, i);
         int overflow = 0;
-        dst[i] = PyLong_AsLongLongAndOverflow(PyList_GET_ITEM(o, i), &overflow);
-        if (overflow != 0) {
-          ok = false;
-          break;
-        }
+        ok = PyLong_CheckExact(item) != 0;
+        if (ok) dst[i] = PyLong_AsLongLongAndOverflow(item, &overflow);
+        ok = ok && overflow == 0;
       }
       if (ok) return Element(std::move(a));
     }
@@ -635,14 +633,14 @@ NB_MODULE(_native, m) {
       .def(
           "bucket_by_length",
           [](PyBuilder& b, std::vector<std::pair<std::int64_t, std::int64_t>> sizes, std::optional<std::string> sel,
-             std::int64_t min_len, bool skip_short, bool skip_long, bool drop) -> PyBuilder& {
+             std::int64_t min_len, bool skip_short, bool skip_long, bool drop, bool skip_long_alias) -> PyBuilder& {
             b.get() = make_bucket_by_length(b.get(), std::move(sizes), sel.value_or(""), min_len, skip_short,
-                                            skip_long, drop);
+                                            skip_long || skip_long_alias, drop);
             return b;
           },
           nb::arg("bucket_sizes"), nb::arg("selector") = nb::none(), nb::arg("min_data_len") = 1,
           nb::arg("skip_below_min_examples") = false, nb::arg("skip_above_max_examples") = false,
-          nb::arg("drop_remainder") = false, nb::rv_policy::reference)
+          nb::arg("drop_remainder") = false, nb::arg("skip_long_examples") = false, nb::rv_policy::reference)
       .def(
           "shard",
           [](PyBuilder& b, std::int64_t index, std::int64_t count) -> PyBuilder& {

@@ -178,3 +178,17 @@ def test_concat_and_resume() -> None:
 
     assert drain(build()) == [1, 2, 3]
     check_resume_everywhere(build)
+
+
+def test_read_text_offsets_past_4_gib(tmp_path: Path) -> None:
+    # A sparse file: 4.5 GiB of hole, then two lines; the last shard starts past 2**32.
+    path = tmp_path / "big.txt"
+    size = 4 * 2**30 + 2**29
+    with open(path, "wb") as f:
+        f.truncate(size)
+        f.seek(size)
+        f.write(b"\nhello\nworld\n")
+    p = read_text(path).shard(999, 1000).and_return()
+    assert list(p) == ["hello", "world"]
+    offset = p.state_dict()["pipeline"]["inputs"][0]["offset"]
+    assert offset > 2**32
