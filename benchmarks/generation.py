@@ -94,7 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     shape = QUICK if args.quick else FULL
-    repeats = args.repeats or (3 if args.quick else 5)
+    repeats = args.repeats or 3
     new_tokens = 16 if args.quick else 32
     prompt_len = 8
 
