@@ -9,7 +9,7 @@ import torch
 
 from seqkit.checkpoint.files import load_tensors
 from seqkit.trainer import unwrap_model
-from tests.trainer.topology import run_ranks
+from tests.trainer.topology import fsdp_rank, run_ranks
 from tests.trainer.toy import ToyReader, build_trainer, make_examples
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
@@ -52,3 +52,16 @@ def test_one_rank_resumes_on_two(tmp_path: Path) -> None:
     for name in rank0:
         assert torch.equal(rank0[name], rank1[name])  # replicas stay in sync
         assert not torch.equal(rank0[name], weights[name])  # and kept training
+
+
+def test_fsdp_sharded_optimizer_resumes_bitwise(tmp_path: Path) -> None:
+    """DTensor parameters: consolidated model, per-rank optimizer shards, exact resume."""
+    results = run_ranks(2, tmp_path, max_num_steps=6, target=fsdp_rank)
+    assert [r["resumed_from"] for r in results] == [[None, None, 3]] * 2
+    manifest = (tmp_path / "resumed" / "checkpoints" / "step_6" / "manifest.json").read_text()
+    assert '"world_size": 2' in manifest
+    expected = load_tensors(tmp_path / "reference" / "final.safetensors")
+    resumed = load_tensors(tmp_path / "resumed" / "final.safetensors")
+    assert expected.keys() == resumed.keys()
+    for name, value in expected.items():
+        assert torch.equal(resumed[name], value), name

@@ -59,12 +59,51 @@ def train_rank(rank: int, size: int, port: int, out_dir: Path, max_num_steps: in
     os._exit(0)  # a rank whose peer died must not block in atexit hooks
 
 
-def run_ranks(size: int, out_dir: Path, max_num_steps: int) -> list[dict[str, Any]]:
+def fsdp_rank(rank: int, size: int, port: int, out_dir: Path, max_num_steps: int) -> None:
+    """FSDP over 2 ranks: an uninterrupted run, then a run stopped at half and resumed."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+    result: dict[str, Any]
+    try:
+        from seqkit.gang import ProcessGroupGang, get_consolidated_state_dict, to_fsdp
+        from tests.trainer.toy import build_trainer
+
+        gang = ProcessGroupGang.create_default(
+            device=torch.device("cpu"), rank=rank, size=size, init_method=f"tcp://127.0.0.1:{port}"
+        )
+        plan = [("reference", max_num_steps), ("resumed", max_num_steps // 2)]
+        plan.append(("resumed", max_num_steps))
+        resumed_from = []
+        for name, steps in plan:
+            trainer = build_trainer(
+                out_dir / name,
+                gang=gang,
+                max_num_steps=steps,
+                checkpoint_every=None,
+                batch_size=2,
+                schedule_steps=20,
+                wrap=lambda m: to_fsdp(m, gang),
+            )
+            resumed_from.append(trainer.run().resumed_from)
+            full = get_consolidated_state_dict(trainer.unit.model, gang)
+            if rank == 0:
+                save_tensors(full, out_dir / name / "final.safetensors")
+        result = {"ok": True, "resumed_from": resumed_from}
+        gang.close()
+    except BaseException as ex:  # reported to the parent, which fails the test
+        result = {"ok": False, "error": f"{type(ex).__name__}: {ex}", "tb": traceback.format_exc()}
+    (out_dir / f"rank{rank}.json").write_text(json.dumps(result))
+    os._exit(0)
+
+
+def run_ranks(
+    size: int, out_dir: Path, max_num_steps: int, target: Any = train_rank
+) -> list[dict[str, Any]]:
     """Run ``size`` ranks to ``max_num_steps`` (resuming from ``out_dir``) and collect results."""
     port = free_port()
     ctx = mp.get_context("spawn")
     procs = [
-        ctx.Process(target=train_rank, args=(rank, size, port, out_dir, max_num_steps))
+        ctx.Process(target=target, args=(rank, size, port, out_dir, max_num_steps))
         for rank in range(size)
     ]
     for proc in procs:

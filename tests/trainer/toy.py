@@ -162,6 +162,8 @@ def build_trainer(
     gang = gang or FakeGang()
     torch.manual_seed(1234)
     model = TinyLM(dropout=dropout)
+    if wrap is not None:  # before the optimizer: FSDP swaps the parameters for DTensors
+        model = wrap(model)
     optimizer = create_optimizer(AdamWConfig(lr=1e-2, weight_decay=0.01), model.parameters())
     scheduler = create_lr_scheduler(
         CosineConfig(
@@ -186,7 +188,7 @@ def build_trainer(
     )
     return Trainer(
         config,
-        ToyTrainUnit(wrap(model) if wrap is not None else model),
+        ToyTrainUnit(model),
         reader,
         optimizer,
         lr_scheduler=scheduler,

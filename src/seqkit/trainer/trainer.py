@@ -11,6 +11,7 @@ from typing import Any, Generic, Protocol
 
 import torch
 from torch import Tensor, nn
+from torch.distributed.tensor import DTensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
@@ -71,8 +72,6 @@ class Trainer(Generic[BatchT]):
         self.lr_scheduler = lr_scheduler
         self.gang = gang or FakeGang()
         self.root_gang = root_gang or self.gang
-        # With tensor parallelism each rank's optimizer holds state for its own shards.
-        self._sharded_optimizer = self.root_gang.size != self.gang.size
         self.checkpoint_manager = checkpoint_manager
         self.recorders = list(recorders) if self.gang.rank == 0 else []
         self.valid_unit = valid_unit
@@ -95,6 +94,11 @@ class Trainer(Generic[BatchT]):
         self._iterator: Iterator[BatchT] | None = None
         self._step_lr = 0.0
         self._params = [p for p in unwrap_model(unit.model).parameters() if p.requires_grad]
+        # With tensor parallelism or FSDP (DTensor parameters) each rank's optimizer holds
+        # the state of its own shards; it is saved per rank (same topology to resume).
+        self._sharded_optimizer = self.root_gang.size != self.gang.size or any(
+            isinstance(p, DTensor) for p in self._params
+        )
 
     # ----------------------------------------------------------------- the loop
     def run(self) -> TrainSummary:
@@ -392,7 +396,7 @@ class Trainer(Generic[BatchT]):
         if self._sharded_optimizer:
             if loaded.rank is None:
                 raise TrainerError(
-                    f"Checkpoint {loaded.path} holds tensor-parallel optimizer shards for "
+                    f"Checkpoint {loaded.path} holds sharded (TP/FSDP) optimizer state for "
                     f"{loaded.manifest.world_size} processes; resume with that many."
                 )
             self.optimizer.load_state_dict(_mapping(loaded.rank["optimizer"]))  # type: ignore[arg-type]
