@@ -26,9 +26,10 @@ def test_seqkit_runs_unchanged_under_torchrun() -> None:
            "--master-port", str(free_port()), "-m", "seqkit", "gang", "check",
            "--tp-size", "2", "--timeout", "60"]  # fmt: skip
     done = subprocess.run(cmd, env=_env(), cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
+    report = f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, report
     lines = sorted(line for line in done.stdout.splitlines() if line.startswith("rank "))
     assert lines == [
         "rank 0 of 2 on cpu (gloo): tp ranks [0, 1], dp ranks [0], all_reduce ok",
         "rank 1 of 2 on cpu (gloo): tp ranks [0, 1], dp ranks [1], all_reduce ok",
-    ]
+    ], report

@@ -145,11 +145,20 @@ class ProcessGroupGang(Gang):
     def all_gather_to_list(self, outputs: Sequence[Tensor], tensor: Tensor) -> None:
         if len(outputs) != self._size:
             raise ValueError(f"`outputs` must hold {self._size} tensors, but holds {len(outputs)}.")
-        received = [torch.empty_like(tensor) for _ in range(self._size)]
+        direct = all(
+            out.is_contiguous()
+            and out.shape == tensor.shape
+            and out.dtype == tensor.dtype
+            and out.device == tensor.device
+            for out in outputs
+        )
+        # Gather straight into the outputs when they fit; otherwise through fresh buffers.
+        received = list(outputs) if direct else [torch.empty_like(tensor) for _ in outputs]
         with self._collective("all_gather"):
             dist.all_gather(received, tensor.contiguous(), group=self._group)
-        for out, value in zip(outputs, received, strict=True):
-            out.copy_(value)
+        if not direct:
+            for out, value in zip(outputs, received, strict=True):
+                out.copy_(value)
 
     @override
     def broadcast(self, tensor: Tensor, source_rank: int = 0) -> None:
