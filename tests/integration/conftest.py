@@ -17,10 +17,11 @@ REPO = Path(__file__).resolve().parents[2]
 BIBLE = REPO / "datasets" / "bible"
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _one_thread() -> Iterator[None]:
     # The test machines share two cores among many processes; one thread per process is
-    # several times faster there than two threads waiting on each other.
+    # several times faster there than two threads waiting on each other. Session scope, so
+    # that it is in force before the module-scoped training fixtures run.
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
