@@ -14,6 +14,7 @@ class ReadSequence final : public Node {
  public:
   explicit ReadSequence(std::vector<Element> items) : Node("read_sequence"), items_(std::move(items)) {}
 
+  bool shards_exactly() const override { return true; }
   bool try_shard(std::int64_t index, std::int64_t count) override {
     // Same elements as a round-robin shard, without touching the others.
     first_ = first_ + index * stride_;
@@ -172,6 +173,7 @@ class ReadTokens final : public Node {
     }
   }
 
+  bool shards_exactly() const override { return true; }
   bool try_shard(std::int64_t index, std::int64_t count) override {
     first_ = first_ + index * stride_;
     stride_ *= count;
@@ -252,6 +254,15 @@ class Zip final : public Node {
   Zip(std::vector<NodePtr> inputs, std::vector<std::string> names, bool to_shortest, bool flatten)
       : Node("zip", std::move(inputs)), names_(std::move(names)), to_shortest_(to_shortest), flatten_(flatten) {}
 
+  // Aligned inputs stay aligned only when every one of them shards exactly (a parallel
+  // token dataset: source/ and target/).
+  bool shards_exactly() const override { return can_push_down(); }
+  bool try_shard(std::int64_t index, std::int64_t count) override {
+    if (!can_push_down()) return false;
+    for (auto& in : inputs_) in->try_shard(index, count);
+    return true;
+  }
+
  protected:
   std::optional<Element> do_next() override {
     std::vector<Element> parts;
@@ -297,6 +308,10 @@ class Zip final : public Node {
   void load(const Element&) override {}
 
  private:
+  bool can_push_down() const {
+    return !to_shortest_ && std::all_of(inputs_.begin(), inputs_.end(), [](const NodePtr& in) { return in->shards_exactly(); });
+  }
+
   std::vector<std::string> names_;
   bool to_shortest_, flatten_;
 };

@@ -65,6 +65,9 @@ def test_parallel_dataset(tmp_path: Path) -> None:
         ([1], [4, 5]),
         ([2, 3], [6]),
     ]
+    shard = read_tokens(tmp_path / "par").shard(1, 2).and_return()
+    assert [(d["source"].tolist(), d["target"].tolist()) for d in shard] == [([2, 3], [6])]
+    assert shard.stats()[0]["split_at_source"] == 1
 
 
 def test_resume_through_shuffle_pack_collate(tmp_path: Path) -> None:

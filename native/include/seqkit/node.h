@@ -82,6 +82,8 @@ class Node {
   void load_state(const Element& state, const std::string& path);
   // Restricts a source to shard `index` of `count` in place; false if it cannot.
   virtual bool try_shard(std::int64_t index, std::int64_t count);
+  // Whether try_shard() keeps exactly the elements a round-robin shard would keep.
+  virtual bool shards_exactly() const { return false; }
 
   const std::string& op() const noexcept { return op_; }
   const std::vector<std::shared_ptr<Node>>& inputs() const noexcept { return inputs_; }
