@@ -138,8 +138,11 @@ class ProcessGroupGang(Gang):
                 f"`output` must have the shape {expected} (gang size {self._size} times the "
                 f"rows of `tensor`), but has {tuple(output.shape)}."
             )
-        # A list gather works on every backend; Gloo lacks a native into-tensor gather.
-        self.all_gather_to_list(list(output.chunk(self._size)), tensor)
+        if not output.is_contiguous() or output.dtype != tensor.dtype:
+            self.all_gather_to_list(list(output.chunk(self._size)), tensor)
+            return
+        with self._collective("all_gather"):
+            dist.all_gather_single(output, tensor.contiguous(), group=self._group)
 
     @override
     def all_gather_to_list(self, outputs: Sequence[Tensor], tensor: Tensor) -> None:
