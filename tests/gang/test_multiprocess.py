@@ -25,6 +25,7 @@ def test_four_ranks_collectives_subgangs_tensor_parallel_and_llama(tmp_path: Pat
     assert all(r["local_q_rows"] == 4 for r in results)
     assert results[0]["replaced"] == list(workers.TINY_PLAN)
     assert all(len(r["llama"]) == 2 for r in results)  # llama tp_size=2 equals tp_size=1
+    assert all(r["tp_dp_diff"] < 1e-5 for r in results)  # TP x DP training == one process
 
 
 def test_two_ranks_from_slurm_ddp_fsdp_state_dicts_and_failures(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from seqkit.gang import (
     to_fsdp,
 )
 from seqkit.gang.gang import Gang
+from seqkit.gang.setup import Gangs
 from seqkit.gang.tensor_parallel import RowShardedLinear
 
 
@@ -177,6 +178,28 @@ def check_tensor_parallel(tp: Gang, root: Gang) -> dict[str, Any]:
     return {"replaced": replaced, "local_q_rows": sharded.q.weight.shape[0]}
 
 
+def check_tp_dp_training(gangs: Gangs) -> float:
+    """TinyBlock split 2-way by tensor and 2-way by data parallelism trains like one
+    process on the global batch; returns the largest weight difference."""
+    torch.manual_seed(0)
+    reference = TinyBlock()
+    model = copy.deepcopy(reference)
+    shard_modules(model, gangs.tp, TINY_PLAN)
+    ddp = to_ddp(model, gangs.dp)
+    ids = torch.randint(1, 16, (3, 4, 6), generator=torch.Generator().manual_seed(5))
+    rows = ids.size(1) // gangs.dp.size
+    local = ids[:, gangs.dp.rank * rows : (gangs.dp.rank + 1) * rows]
+    for net, batches in ((reference, ids), (ddp, local)):
+        opt = torch.optim.SGD(net.parameters(), lr=0.5)
+        for batch in batches:
+            opt.zero_grad()
+            logits = net(batch[:, :-1])
+            F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten()).backward()
+            opt.step()
+    state = get_consolidated_state_dict(ddp, gangs.root, rank0_only=False)
+    return max((state[k] - v).abs().max().item() for k, v in reference.state_dict().items())
+
+
 def world_four(rank: int, size: int, port: int, out_dir: Path) -> dict[str, Any]:
     """4 ranks from a faked torchrun environment: collectives, sub-gangs, TP gangs."""
     env = {"RANK": str(rank), "WORLD_SIZE": str(size), "LOCAL_RANK": str(rank),
@@ -205,6 +228,7 @@ def world_four(rank: int, size: int, port: int, out_dir: Path) -> dict[str, Any]
         check_collectives(gang)
     result.update(check_tensor_parallel(gangs.tp, gangs.root))
     result.update(check_llama_tensor_parallel(gangs.tp, gangs.root))
+    result["tp_dp_diff"] = check_tp_dp_training(gangs)
     gangs.root.barrier()
     gangs.close()
     return result
