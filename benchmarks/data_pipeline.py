@@ -88,6 +88,12 @@ def ceiling(sp: spm.SentencePieceProcessor, lines: list[str], threads: int) -> i
     return n
 
 
+def ceiling_with_reading(sp: spm.SentencePieceProcessor, path: Path, threads: int) -> int:
+    """The ceiling plus what a pipeline must also do: read the file and split its lines."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return ceiling(sp, lines, threads)
+
+
 def seqkit_text(
     sp: spm.SentencePieceProcessor,
     path: Path,
@@ -251,6 +257,7 @@ def main() -> None:
 
         runs: list[tuple[str, Callable[[], int]]] = [
             ("ceiling: sp.encode batches", lambda: ceiling(sp, lines, threads)),
+            ("sp.encode + reading the file", lambda: ceiling_with_reading(sp, corpus, threads)),
             ("seqkit pipeline", lambda: seqkit_text(sp, corpus, threads)),
             (
                 "seqkit + shuffle(10k) + prefetch",
