@@ -129,3 +129,19 @@ def test_from_dict_and_invalid_configs() -> None:
         CosineConfig(total_steps=3, warmup_steps=3)
     with pytest.raises(OptimConfigError, match="stage_ratios"):
         TriStageConfig(total_steps=3, stage_ratios=(0.5, 0.5, 0.5))
+
+
+def test_loading_state_applies_the_current_schedule() -> None:
+    """A resumed run with a longer schedule must not keep the old schedule's final LR."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = create_optimizer(SGDConfig(lr=BASE_LR), [param])
+    short = create_lr_scheduler(CosineConfig(total_steps=4), optimizer)
+    for _ in range(4):
+        optimizer.step()
+        short.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
+
+    longer = create_lr_scheduler(CosineConfig(total_steps=8), optimizer)
+    longer.load_state_dict(short.state_dict())
+    want = 0.5 * BASE_LR * (1 + math.cos(math.pi * 5 / 8))
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(want)

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, final
 
+from tqdm import tqdm
 from typing_extensions import override
 
 MetricValues = Mapping[str, float | int]
@@ -44,8 +45,8 @@ class ConsoleRecorder(MetricRecorder):
     @override
     def record(self, section: str, step: int, values: MetricValues) -> None:
         parts = [f"{section} step {step}"] + [f"{k} {_format(v)}" for k, v in values.items()]
-        stream = self._stream or sys.stderr
-        print(" | ".join(parts), file=stream, flush=True)
+        # tqdm.write clears and redraws an active progress bar around the line.
+        tqdm.write(" | ".join(parts), file=self._stream or sys.stderr)
 
 
 @final

@@ -11,7 +11,7 @@ import math
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final
 
 from torch import Tensor
 from torch.optim import Optimizer
@@ -175,6 +175,19 @@ class FormulaLRScheduler(LRScheduler):
         state = super().state_dict()
         state.pop("config", None)  # rebuilt from the run's config, not stored as an object
         return state
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the step count, then apply this schedule's LR for the next step.
+
+        The optimizer's saved LR came from the schedule the checkpoint was written with; if
+        the run's schedule changed (e.g. a longer ``total_steps``) the next step must use
+        the new one. With an unchanged schedule this writes the very same values.
+        """
+        super().load_state_dict(state_dict)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
 
 
 class ConstantWarmupLR(FormulaLRScheduler):
