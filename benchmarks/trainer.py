@@ -97,8 +97,8 @@ def hand_loop(model: nn.Module, batches: list[Tensor]) -> tuple[float, float]:
     optimizer, scheduler = _optim(model, len(batches))
     losses = []
     start, cpu = time.perf_counter(), time.process_time()
+    model.train()
     for batch in batches:
-        model.train()
         logits = model(batch[:, :-1])
         loss = nn.functional.cross_entropy(logits.reshape(-1, VOCAB), batch[:, 1:].reshape(-1))
         loss.backward()
