@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import seqkit
 from seqkit.recipes.loss_curve import read_loss_curve
 
 pytestmark = [pytest.mark.integration, pytest.mark.distributed]
@@ -22,7 +23,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_lm_train_under_torchrun(tmp_path: Path, corpus: Path) -> None:
+@pytest.mark.parametrize(
+    "parallel",
+    [
+        "train.data_parallel=ddp",
+        pytest.param("train.data_parallel=fsdp", marks=pytest.mark.slow),
+        pytest.param("train.tp_size=2", marks=pytest.mark.slow),
+    ],
+)
+def test_lm_train_under_torchrun(tmp_path: Path, corpus: Path, parallel: str) -> None:
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
     out = tmp_path / "ddp"
     cmd = [
@@ -32,7 +41,7 @@ def test_lm_train_under_torchrun(tmp_path: Path, corpus: Path) -> None:
         "--config", "train.validate_every_n_steps=3",
         "--config", "train.checkpoint_every_n_steps=3",
         "--config", "train.log_every_n_steps=3", "--config", "train.progress_bar=false",
-        "--config", "train.device=cpu",
+        "--config", "train.device=cpu", "--config", parallel,
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
@@ -46,3 +55,8 @@ def test_lm_train_under_torchrun(tmp_path: Path, corpus: Path) -> None:
     assert [s for s, _ in valid] == [3, 6]
     manifest = next((out / "checkpoints").glob("step_6/*.json"), None)
     assert manifest is not None
+    # The saved model is whole (sharded weights were gathered) and loads in one process.
+    from seqkit.models import ModelHub
+
+    model = seqkit.setup().resolve(ModelHub).load(str(out / "card.yaml"))
+    assert sum(p.numel() for p in model.parameters()) > 0

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
+from torch.distributed.tensor import DTensor
 
-from seqkit.models import save_model
+from seqkit.gang import get_consolidated_state_dict
+from seqkit.models import create_model, save_model
 from seqkit.recipes.card import ModelCardInfo, write_card
+from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.loss_curve import plot_loss_curves, read_loss_curve, text_curve
 from seqkit.recipes.run_context import RunContext
 from seqkit.recipes.tokenizer_setup import RunTokenizer
@@ -56,9 +59,10 @@ def finish_run(
     metrics = ctx.output_dir / "metrics.jsonl"
     curve = read_loss_curve(metrics)
     plot: Path | None = None
+    plain = _plain_model(ctx, model)
     if ctx.is_main:
         model_dir = ctx.output_dir / MODEL_DIR
-        save_model(unwrap_model(model), model_dir)
+        save_model(plain, model_dir)
         if tokenizer.path is not None:
             write_card(
                 ModelCardInfo(
@@ -82,6 +86,27 @@ def finish_run(
         last_loss=curve[-1][1] if curve else None,
         plot_path=plot,
     )
+
+
+def _plain_model(ctx: RunContext, model: nn.Module) -> nn.Module:
+    """The model with full weights on rank 0: sharded (TP/FSDP) weights are gathered
+    (a collective, so every rank calls this) into an unsharded copy."""
+    inner = unwrap_model(model)
+    if not any(isinstance(p, DTensor) for p in inner.parameters()) and ctx.gangs.tp.size == 1:
+        return inner
+    state = get_consolidated_state_dict(inner, ctx.gangs.root)
+    if not ctx.is_main:
+        return inner
+    config = getattr(inner, "config", None)
+    family = getattr(inner, "family", None)
+    if config is None or family is None:
+        raise RecipeError(
+            f"Cannot save the sharded {type(inner).__name__}: it has no .config/.family to "
+            "rebuild an unsharded copy from."
+        )
+    copy = create_model(str(family), config)
+    copy.load_state_dict(state)
+    return copy
 
 
 def report_run(ctx: RunContext, result: RunResult, *, usage: list[str]) -> None:

@@ -132,6 +132,9 @@ class TrainSection:
     tp_size: int = 1
     """Tensor-parallel size under torchrun (the rest of the world is data parallel)."""
 
+    data_parallel: Literal["ddp", "fsdp"] = "ddp"
+    """How data-parallel ranks share the model: replicated (DDP) or sharded (FSDP2)."""
+
     def __post_init__(self) -> None:
         for name in ("max_steps", "batch_size", "grad_accumulation", "log_every_n_steps"):
             if getattr(self, name) < 1:

@@ -75,6 +75,7 @@ def run_training(
         optimizer,
         lr_scheduler=scheduler,
         gang=ctx.gangs.dp,
+        root_gang=ctx.gangs.root,
         checkpoint_manager=checkpoints,
         recorders=recorders,
         valid_unit=valid_unit if validate else None,

@@ -8,7 +8,6 @@ from typing import final
 
 import numpy as np
 
-from seqkit.gang import to_ddp
 from seqkit.models import ModelFamilies, ModelHub
 from seqkit.recipes.batching import IndexedBatchReader
 from seqkit.recipes.cli_args import save_config
@@ -26,6 +25,7 @@ from seqkit.recipes.lm.samples import print_samples
 from seqkit.recipes.lm.units import LmBatch, LmEvalUnit, LmTrainUnit
 from seqkit.recipes.model_ref import resolve_model_ref
 from seqkit.recipes.model_setup import build_model, num_parameters
+from seqkit.recipes.parallelism import parallelize
 from seqkit.recipes.run_context import RunContext, create_run_context
 from seqkit.recipes.sections import TokenizerSection
 from seqkit.recipes.tokenizer_setup import prepare_tokenizer
@@ -103,10 +103,11 @@ class LmFinetuneRecipe:
                 drop_remainder=False,
                 what="validation data",
             )
+        wrapped = parallelize(model, ctx, data_parallel=config.train.data_parallel)
         summary = run_training(
             ctx,
             model=model,
-            unit=LmTrainUnit(to_ddp(model, dp), ctx.device),
+            unit=LmTrainUnit(wrapped, ctx.device),
             reader=reader,
             valid_unit=LmEvalUnit(model, ctx.device) if valid_reader is not None else None,
             valid_reader=valid_reader,

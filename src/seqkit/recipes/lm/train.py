@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import final
 
-from seqkit.gang import to_ddp
 from seqkit.models import ModelFamilies, ModelHub
 from seqkit.recipes.batching import IndexedBatchReader
 from seqkit.recipes.cli_args import save_config
@@ -16,6 +15,7 @@ from seqkit.recipes.lm.samples import print_samples
 from seqkit.recipes.lm.text_data import prepare_lm_streams
 from seqkit.recipes.lm.units import LmBatch, LmEvalUnit, LmTrainUnit
 from seqkit.recipes.model_setup import build_model, num_parameters
+from seqkit.recipes.parallelism import parallelize
 from seqkit.recipes.run_context import RunContext, create_run_context
 from seqkit.recipes.tokenizer_setup import prepare_tokenizer
 from seqkit.recipes.training import run_training
@@ -78,7 +78,7 @@ class LmTrainRecipe:
             world_size=dp.size,
         )
         valid_reader = _valid_reader(ctx, valid_stream, seq_len, config.train.batch_size)
-        wrapped = to_ddp(model, dp)
+        wrapped = parallelize(model, ctx, data_parallel=config.train.data_parallel)
         summary = run_training(
             ctx,
             model=model,
@@ -105,12 +105,23 @@ class LmTrainRecipe:
             usage=[
                 f'seqkit lm generate {card} "In the beginning"',
                 f"seqkit lm eval {card} held_out.txt",
-                f"python -c 'import seqkit; m = seqkit.load_model(\"{card}\")'",
+                _python_usage(card),
             ],
         )
         if ctx.is_main and config.sample.prompts:
             print_samples(model, tokenizer, config.sample, seed=config.train.seed)
         return result
+
+
+def _python_usage(card: Path) -> str:
+    import seqkit
+
+    if hasattr(seqkit, "load_model"):
+        return f"python -c 'import seqkit; print(seqkit.load_model(\"{card}\"))'"
+    return (
+        "python -c 'import seqkit; from seqkit.models import ModelHub; "
+        f'print(seqkit.setup().resolve(ModelHub).load("{card}"))\''
+    )
 
 
 def _valid_reader(

@@ -9,7 +9,6 @@ from typing import final
 
 from torch import nn
 
-from seqkit.gang import to_ddp
 from seqkit.models import ModelFamilies, ModelHub
 from seqkit.recipes.batching import IndexedBatchReader
 from seqkit.recipes.cli_args import save_config
@@ -27,6 +26,7 @@ from seqkit.recipes.mt.parallel_data import (
 )
 from seqkit.recipes.mt.scoring import create_translator, score_translations, translate_all
 from seqkit.recipes.mt.units import TranslationEvalUnit, TranslationTrainUnit
+from seqkit.recipes.parallelism import parallelize
 from seqkit.recipes.run_context import RunContext, create_run_context
 from seqkit.recipes.tokenizer_setup import RunTokenizer, prepare_tokenizer
 from seqkit.recipes.training import run_training
@@ -93,12 +93,11 @@ class MtTrainRecipe:
             world_size=dp.size,
         )
         valid_reader = _valid_reader(valid_tok, config.train.batch_size, pad_idx, ctx)
+        wrapped = parallelize(model, ctx, data_parallel=config.train.data_parallel)
         summary = run_training(
             ctx,
             model=model,
-            unit=TranslationTrainUnit(
-                to_ddp(model, dp), ctx.device, label_smoothing=config.label_smoothing
-            ),
+            unit=TranslationTrainUnit(wrapped, ctx.device, label_smoothing=config.label_smoothing),
             reader=reader,
             valid_unit=TranslationEvalUnit(model, ctx.device) if valid_reader else None,
             valid_reader=valid_reader,
