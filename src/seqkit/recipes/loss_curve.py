@@ -45,7 +45,9 @@ def text_curve(points: list[tuple[int, float]], *, width: int = 60, height: int 
         label = f"{hi:7.3f} " if row == height - 1 else f"{lo:7.3f} " if row == 0 else " " * 8
         rows.append(label + "│" + "".join(chars))
     rows.append(" " * 8 + "└" + "─" * len(levels))
-    rows.append(" " * 9 + f"step {points[0][0]}" + f"step {points[-1][0]}".rjust(len(levels) - 5))
+    left, right = f"step {points[0][0]}", f"step {points[-1][0]}"
+    gap = max(1, len(levels) - len(left) - len(right))
+    rows.append(" " * 9 + left + " " * gap + right)
     return "\n".join(rows)
 
 
