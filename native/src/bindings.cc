@@ -6,6 +6,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,10 +24,20 @@ namespace {
 
 // Holds a strong reference; the last owner may drop it from any thread, so the deleter
 // takes the GIL.
+// True once the interpreter is shutting down: a thread that takes the GIL then is
+// terminated, so late releases leak instead (the process is exiting anyway).
+bool finalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsInitialized() == 0 || Py_IsFinalizing() != 0;
+#else
+  return Py_IsInitialized() == 0 || _Py_IsFinalizing() != 0;
+#endif
+}
+
 std::shared_ptr<void> py_ref(PyObject* o) {
   Py_INCREF(o);
   return std::shared_ptr<void>(o, [](void* p) {
-    if (!Py_IsInitialized()) return;  // the interpreter is gone: leak rather than crash
+    if (finalizing()) return;
     PyGILState_STATE s = PyGILState_Ensure();
     Py_DECREF(static_cast<PyObject*>(p));
     PyGILState_Release(s);
@@ -188,7 +200,7 @@ Element try_array(PyObject* o) {
   a.data = arr.data();
   auto* held = new nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>(std::move(arr));
   a.owner = std::shared_ptr<const void>(held, [](const void* p) {
-    if (!Py_IsInitialized()) return;
+    if (finalizing()) return;
     PyGILState_STATE s = PyGILState_Ensure();
     delete static_cast<const nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>*>(p);
     PyGILState_Release(s);
@@ -323,7 +335,7 @@ Element from_py(PyObject* o, bool for_state) {
 // Installed as the core's wait hook: turns a pending Ctrl-C into an exception while the
 // main thread waits on background work.
 void check_signals() {
-  if (Py_IsInitialized() == 0) return;
+  if (finalizing()) return;
   nb::gil_scoped_acquire gil;
   if (PyErr_CheckSignals() != 0) throw_pending_python_error();
 }
@@ -372,16 +384,32 @@ PredicateFn wrap_predicate(nb::handle fn) {
 
 // ----------------------------------------------------------------------- pipeline types
 
+struct PyPipeline;
+
+// Pipelines alive in this process. Their background threads must stop before the
+// interpreter finalizes (a thread taking the GIL then aborts the process), so an atexit
+// handler stops them all.
+std::mutex g_live_mutex;
+std::set<PyPipeline*> g_live;
+
 struct PyPipeline {
   NodePtr root;
   std::int64_t position = 0;
   bool broken = false;
 
-  PyPipeline() = default;
-  explicit PyPipeline(NodePtr r) : root(std::move(r)) {}
+  explicit PyPipeline(NodePtr r) : root(std::move(r)) {
+    std::lock_guard<std::mutex> lock(g_live_mutex);
+    g_live.insert(this);
+  }
   PyPipeline(const PyPipeline&) = delete;
   PyPipeline& operator=(const PyPipeline&) = delete;
-  ~PyPipeline() { release(); }
+  ~PyPipeline() {
+    {
+      std::lock_guard<std::mutex> lock(g_live_mutex);
+      g_live.erase(this);
+    }
+    release();
+  }
 
   // Stops background threads without the GIL: they may be waiting for it.
   void release() {
@@ -409,6 +437,15 @@ struct PyPipeline {
     return std::move(root);
   }
 };
+
+void shutdown_all_pipelines() {
+  std::vector<PyPipeline*> live;
+  {
+    std::lock_guard<std::mutex> lock(g_live_mutex);
+    live.assign(g_live.begin(), g_live.end());
+  }
+  for (PyPipeline* p : live) p->release();
+}
 
 struct PyBuilder {
   NodePtr node;
@@ -578,6 +615,7 @@ NB_MODULE(_native, m) {
   // interpreter exit breaks; nanobind would report that as a leak.
   nb::set_leak_warnings(false);
   set_wait_hook(&check_signals);
+  nb::module_::import_("atexit").attr("register")(nb::cpp_function(&shutdown_all_pipelines));
 
   nb::class_<PyPipeline>(m, "DataPipeline", "An iterable, resettable, resumable data pipeline.")
       .def("__iter__", [](nb::handle self) { return nb::borrow(self); })

@@ -113,7 +113,7 @@ class Map final : public Node {
     auto task = std::make_shared<MapTask>();
     task->input = std::move(input);
     inflight_.push_back(task);
-    shared_pool().submit([task, fn = fn_, selector = selector_] {
+    shared_pool().submit([task, fn = fn_, selector = selector_]() mutable {
       Element out;
       std::exception_ptr error;
       try {
@@ -121,6 +121,9 @@ class Map final : public Node {
       } catch (...) {
         error = std::current_exception();
       }
+      // Dropped before `done`: once the node sees done it may go, and the callable must
+      // not be released last from a pool thread.
+      fn.reset();
       std::lock_guard<std::mutex> lock(task->mutex);
       task->output = std::move(out);
       task->error = error;

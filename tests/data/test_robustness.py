@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import _thread
 import gc
+import subprocess
+import sys
 import threading
 import time
 from fractions import Fraction
@@ -119,3 +121,29 @@ def test_ctrl_c_while_waiting_on_background_work() -> None:
     assert p.is_broken
     p.reset()
     assert list(p) == [0, 1, 2, 3]
+
+
+EXIT_SCRIPT = """
+import time
+from seqkit.data import read_sequence
+
+def slow(x):
+    time.sleep(0.001)
+    return x
+
+p = read_sequence(range(100000)).map(slow, num_parallel_calls=2).prefetch(64).and_return()
+next(p)
+q = read_sequence([object()] * 1000).map(lambda o: o).prefetch(8).and_return()
+next(q)
+print("exiting")
+"""
+
+
+def test_interpreter_exit_with_live_background_threads() -> None:
+    # Regression: threads taking the GIL during finalization aborted the process.
+    for _ in range(3):
+        result = subprocess.run(
+            [sys.executable, "-c", EXIT_SCRIPT], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "exiting"
