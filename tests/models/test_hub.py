@@ -158,3 +158,24 @@ def test_card_file_resolves_checkpoint_and_overrides(tmp_path: Path) -> None:
     )
     with pytest.raises(StateDictMismatchError, match="unexpected"):
         hub.load(str(card))
+
+
+def test_card_pointing_at_a_hugging_face_directory(tmp_path: Path) -> None:
+    transformers = pytest.importorskip("transformers")
+    config = transformers.Qwen2Config(
+        vocab_size=128,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
+    hf = transformers.Qwen2ForCausalLM(config).eval()
+    hf.save_pretrained(tmp_path / "qwen")
+    card = tmp_path / "qwen.yaml"
+    card.write_text("name: qwen-mini\nmodel_family: llama\ncheckpoint: qwen\n")
+    model = create_container().resolve(ModelHub).load(str(card))
+    assert model.config.qkv_bias
+    seqs = torch.randint(0, 128, (2, 4))
+    with torch.no_grad():
+        assert (model(seqs) - hf(input_ids=seqs).logits).abs().max() < 1e-4

@@ -67,6 +67,8 @@ def _reference(model: TransformerModel) -> torch.nn.Transformer:
     return ref
 
 
+# nn.Transformer warns about its own nested-tensor fast path; irrelevant here.
+@pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("norm_order", ["pre", "post"])
 def test_matches_torch_nn_transformer(norm_order: str) -> None:
     model = _tiny(norm_order=norm_order)

@@ -55,3 +55,13 @@ def test_layout_rejects_a_batch_it_does_not_describe() -> None:
         BatchLayout.packed([[2, 0]])
     with pytest.raises(BatchLayoutError, match="1-D"):
         BatchLayout(torch.zeros(2, 2, dtype=torch.long))
+
+
+def test_full_rows_keep_the_fused_path_and_packed_rejects_a_cache() -> None:
+    full = BatchLayout(torch.tensor([4, 4]))
+    mask = build_self_attention_mask(full, 4, torch.device("cpu"), causal=True)
+    assert mask.mask is None
+    assert mask.is_causal
+    packed = BatchLayout.packed([[2, 2]])
+    with pytest.raises(BatchLayoutError, match="incremental decoding"):
+        build_self_attention_mask(packed, 4, torch.device("cpu"), causal=True, start=3)

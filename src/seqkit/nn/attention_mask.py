@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from seqkit.nn.batch_layout import BatchLayout
+from seqkit.nn.errors import BatchLayoutError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,9 +41,17 @@ def build_self_attention_mask(
     already holds ``start`` positions; without a cache, keys are the queries themselves.
     """
     layout = layout or BatchLayout()
+    if layout.is_packed and start != 0:
+        raise BatchLayoutError(
+            "Packed layouts are for full (training) passes; incremental decoding takes "
+            "right-padded batches."
+        )
     doc_ids = layout.document_ids(seq_len, device)
     if key_valid is None:
         key_valid = layout.padding_mask(seq_len, device)
+    if start == 0 and doc_ids is None and key_valid is not None and bool(key_valid.all()):
+        # A "padded" batch whose rows are all full: keep the fused kernel's fast path.
+        key_valid = None
     if key_valid is None and doc_ids is None and start == 0:
         return AttentionMask(is_causal=causal)
 
@@ -55,8 +64,6 @@ def build_self_attention_mask(
     if key_valid is not None:
         mask = mask & key_valid[:, None, None, :]
     if doc_ids is not None:
-        if start != 0:
-            raise ValueError("packed layouts are for full passes, not incremental decoding")
         same_doc = doc_ids[:, :, None] == doc_ids[:, None, :]
         mask = mask & same_doc[:, None]
     # A padding query can end up with no key at all (packed padding); let it see itself so
