@@ -115,6 +115,9 @@ class SafetensorsFile(WeightFile):
         if nbytes == 0:
             return torch.empty(shape, dtype=dtype)
         flat = torch.frombuffer(self._map, dtype=torch.uint8, count=nbytes, offset=offset)
+        if offset % flat.new_empty((), dtype=dtype).element_size():
+            # The format does not promise alignment; a misaligned tensor is copied once.
+            flat = flat.clone()
         return flat.view(dtype).view(shape)
 
     @override
