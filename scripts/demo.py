@@ -27,7 +27,7 @@ def main() -> int:
         "--output-dir",
         type=Path,
         default=None,
-        help="where the run goes (default: runs/demo-<timestamp>)",
+        help="where the run goes (default: demo-output/<timestamp>, ignored by git)",
     )
     parser.add_argument(
         "--seconds", type=float, default=None, help="training time budget (default: preset's)"
@@ -47,7 +47,7 @@ def main() -> int:
         print(f"The bundled corpus {CORPUS} is missing; restore it from git.", file=sys.stderr)
         return 1
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    output_dir = args.output_dir or REPO / "runs" / f"demo-{stamp}"
+    output_dir = args.output_dir or REPO / "demo-output" / stamp
 
     threads = _threads()
     torch.set_num_threads(threads)

@@ -17,6 +17,8 @@ from seqkit.recipes.run_context import RunContext
 from seqkit.recipes.tokenizer_setup import RunTokenizer
 from seqkit.trainer import TrainSummary, unwrap_model
 
+_TITLES = {"lm": "Language-model training loss", "translation": "Translation training loss"}
+
 MODEL_DIR = "model"
 """The final model (``model.safetensors`` + ``model.yaml``) inside the output directory."""
 
@@ -76,7 +78,11 @@ def finish_run(
                 ),
                 ctx.output_dir,
             )
-        plot = plot_loss_curves(metrics, ctx.output_dir / "loss.png", title=f"{task} training loss")
+        plot = plot_loss_curves(
+            metrics,
+            ctx.output_dir / "loss.png",
+            title=_TITLES.get(task, "training loss") + f" ({ctx.output_dir.name})",
+        )
     ctx.gangs.root.barrier()
     return RunResult(
         output_dir=ctx.output_dir,

@@ -12,9 +12,10 @@ from seqkit.recipes.lm.config import (
 )
 from seqkit.recipes.sections import ModelSection, OptimSection, TokenizerSection, TrainSection
 
+# The World English Bible writes "Yahweh" for "the LORD" and modern verb forms.
 BIBLE_PROMPTS = [
     "In the beginning",
-    "And the LORD said unto",
+    "Yahweh said to Moses,",
     "Blessed are the",
     "The kingdom of heaven is like",
 ]
