@@ -25,19 +25,19 @@ def read_yaml(path: Path) -> YamlDocument:
 
 def load_config_data(path: Path) -> dict[str, Any]:
     """Read a config file that holds a mapping (an empty file is an empty mapping)."""
-    return _load_mapping(path).data  # type: ignore[return-value]
+    return _load_mapping(path)[1]
 
 
-def _load_mapping(path: Path) -> YamlDocument:
+def _load_mapping(path: Path) -> tuple[YamlDocument, dict[str, Any]]:
     doc = read_yaml(path)
     if doc.data is None:
-        return YamlDocument(data={}, source=doc.source, line=doc.line, index=doc.index)
+        return doc, {}
     if not isinstance(doc.data, dict):
         raise ConfigFileError(
             f"Config file {path} must hold a YAML mapping of config keys, not a "
             f"{type(doc.data).__name__}."
         )
-    return doc
+    return doc, doc.data
 
 
 def merge_config_data(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -54,8 +54,7 @@ def merge_config_data(base: Mapping[str, Any], update: Mapping[str, Any]) -> dic
 
 def load_config(path: Path, config_type: type[ConfigT]) -> ConfigT:
     """Read a full config (e.g. one written by ``--dump-config``) from ``path``."""
-    doc = _load_mapping(path)
-    data: dict[str, Any] = doc.data  # type: ignore[assignment]
+    doc, data = _load_mapping(path)
     _check(data, config_type, doc)
     return structure(data, config_type)
 
@@ -74,8 +73,8 @@ def resolve_config(
     data = unstructure(base)
     assert isinstance(data, dict)
     for path in config_files:
-        doc = _load_mapping(path)
-        data = merge_config_data(data, doc.data)  # type: ignore[arg-type]
+        doc, update = _load_mapping(path)
+        data = merge_config_data(data, update)
         _check(data, config_type, doc)
     data = apply_overrides(data, list(overrides), config_type)
     _check(data, config_type, "the --config overrides" if overrides else None)

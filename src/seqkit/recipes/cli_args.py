@@ -16,7 +16,7 @@ CONFIG_FILE_NAME = "config.yaml"
 """The resolved config of a run, written into its output directory."""
 
 
-def add_recipe_arguments(parser: argparse.ArgumentParser, presets: PresetRegistry[object]) -> None:
+def add_recipe_arguments(parser: argparse.ArgumentParser, presets: PresetRegistry[ConfigT]) -> None:
     """Add ``OUTPUT_DIR``, ``--preset``, ``--config-file``, ``--config``, ``--dump-config``..."""
     parser.add_argument(
         "output_dir",

@@ -39,7 +39,7 @@ class LmTrainCommand(CliCommand):
 
     @override
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        add_recipe_arguments(parser, self._presets)  # type: ignore[arg-type]
+        add_recipe_arguments(parser, self._presets)
 
     @override
     def run(self, args: argparse.Namespace) -> int:
@@ -72,7 +72,7 @@ class LmFinetuneCommand(CliCommand):
 
     @override
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        add_recipe_arguments(parser, self._presets)  # type: ignore[arg-type]
+        add_recipe_arguments(parser, self._presets)
 
     @override
     def run(self, args: argparse.Namespace) -> int:

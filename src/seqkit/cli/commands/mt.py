@@ -39,7 +39,7 @@ class MtTrainCommand(CliCommand):
 
     @override
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        add_recipe_arguments(parser, self._presets)  # type: ignore[arg-type]
+        add_recipe_arguments(parser, self._presets)
 
     @override
     def run(self, args: argparse.Namespace) -> int:
