@@ -176,3 +176,15 @@ def test_resume_after_kill(
     assert "Stopped at step 20" in printed
     steps = [s for s, _ in read_loss_curve(out / "metrics.jsonl")]
     assert steps[-1] == 20
+
+
+def test_generate_interactive(
+    lm_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("In the beginning\n\nAnd God said\n"))
+    assert main(["lm", "generate", str(lm_run), "-i", "--max-new-tokens", "5"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.strip().splitlines()) == 2  # the blank line is not a prompt
+    assert "Ctrl-D" in captured.err

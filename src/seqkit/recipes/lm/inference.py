@@ -82,15 +82,17 @@ def _sep(prompt: str, completion: str) -> str:
 
 
 def _interactive_prompts() -> Iterator[str]:
+    # The "> " prompt goes to stderr so that stdout holds only the completions.
     print("Type a prompt and press Enter (Ctrl-D to quit).", file=sys.stderr)
     while True:
-        try:
-            line = input("> ")
-        except EOFError:
+        sys.stderr.write("> ")
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
             print(file=sys.stderr)
             return
         if line.strip():
-            yield line
+            yield line.strip()
 
 
 @final
