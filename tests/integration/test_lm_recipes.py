@@ -149,33 +149,42 @@ def test_finetune_without_checkpoint_fails(
     assert "needs a model to start from" in capsys.readouterr().err
 
 
+def _committed_steps(checkpoints: Path) -> list[int]:
+    return sorted(
+        int(p.name.removeprefix("step_"))
+        for p in checkpoints.glob("step_*")
+        if p.is_dir() and p.name.removeprefix("step_").isdigit()
+    )
+
+
 def test_resume_after_kill(
     tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "killed"
     cmd = [
         sys.executable, "-m", "seqkit", "lm", "train", str(out), "--preset", "tiny",
-        "--config", f"data.train_files=[{corpus}]", "--config", "train.max_steps=400",
+        "--config", f"data.train_files=[{corpus}]", "--config", "train.max_steps=100000",
         "--config", "train.checkpoint_every_n_steps=5", "--config", "train.progress_bar=false",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while not (out / "checkpoints" / "step_5").is_dir():
+        while not _committed_steps(out / "checkpoints"):
             assert proc.poll() is None, "training exited before its first checkpoint"
             assert time.monotonic() < deadline, "no checkpoint within 120 s"
-            time.sleep(0.2)
+            time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+    last = _committed_steps(out / "checkpoints")[-1]
     # The same command resumes; the saved config is reused, with a new step budget.
-    assert main(["lm", "train", str(out), "--config", "train.max_steps=20"]) == 0
+    assert main(["lm", "train", str(out), "--config", f"train.max_steps={last + 5}"]) == 0
     printed = capsys.readouterr().out
-    assert "resumed from step" in printed
-    assert "Stopped at step 20" in printed
+    assert f"resumed from step {last}" in printed
+    assert f"Stopped at step {last + 5}" in printed
     steps = [s for s, _ in read_loss_curve(out / "metrics.jsonl")]
-    assert steps[-1] == 20
+    assert steps[-1] == last + 5
 
 
 def test_generate_interactive(
