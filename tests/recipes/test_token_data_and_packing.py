@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from seqkit.data import DataReadError
 from seqkit.recipes.errors import RecipeDataError
 from seqkit.recipes.lm.packing import PackedRows
 from seqkit.recipes.token_data import (
@@ -49,7 +50,7 @@ def test_truncated_dataset_is_reported(tmp_path: Path) -> None:
     with pytest.raises(RecipeDataError, match="truncated or corrupt"):
         read_token_dataset(path)
     (path / "index.json").write_text('{"format": "other"}')
-    with pytest.raises(RecipeDataError, match="not a seqkit token dataset"):
+    with pytest.raises(DataReadError, match=r"'format' must be 'seqkit\.tokens'"):
         read_token_dataset(path)
 
 

@@ -7,9 +7,7 @@ output directory, so a resumed run reads exactly the same tokens without re-toke
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +16,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from seqkit.data import load_token_index, write_tokens
+from seqkit.data.tokens import TokenDType
 from seqkit.recipes.errors import RecipeDataError
-
-_FORMAT = "seqkit.tokens"
 
 
 @dataclass(frozen=True)
@@ -58,29 +56,11 @@ def stream_from_documents(documents: Iterable[Sequence[int]], vocab_size: int) -
 
 
 def write_token_dataset(stream: TokenStream, directory: Path) -> None:
-    """Write ``stream`` as a token dataset, atomically (temp dir, then rename)."""
-    tmp = directory.with_name(directory.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    stream.tokens.astype(stream.tokens.dtype.newbyteorder("<"), copy=False).tofile(
-        tmp / "tokens.bin"
-    )
-    stream.offsets.astype("<u8", copy=False).tofile(tmp / "offsets.bin")
-    index = {
-        "format": _FORMAT,
-        "version": 1,
-        "dtype": str(stream.tokens.dtype),
-        "num_documents": stream.num_documents,
-        "num_tokens": len(stream.tokens),
-    }
-    (tmp / "index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
-    for name in ("tokens.bin", "offsets.bin", "index.json"):
-        with open(tmp / name, "rb") as f:
-            os.fsync(f.fileno())
-    if directory.exists():
-        shutil.rmtree(directory)
-    tmp.rename(directory)
+    """Write ``stream`` as a token dataset, atomically (see :func:`seqkit.data.write_tokens`)."""
+    dtype: TokenDType = "uint16" if stream.tokens.dtype == np.uint16 else "uint32"
+    bounds = stream.offsets.tolist()
+    documents = (stream.tokens[a:b] for a, b in itertools.pairwise(bounds))
+    write_tokens(directory, documents, dtype=dtype)
 
 
 def is_token_dataset(path: Path) -> bool:
@@ -89,25 +69,20 @@ def is_token_dataset(path: Path) -> bool:
 
 
 def read_token_dataset(directory: Path) -> TokenStream:
-    """Memory-map the token dataset in ``directory`` after checking its index."""
-    index_path = directory / "index.json"
-    try:
-        index = json.loads(index_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as ex:
-        raise RecipeDataError(f"Cannot read token dataset index {index_path}: {ex}.") from ex
-    if index.get("format") != _FORMAT or index.get("dtype") not in ("uint16", "uint32"):
-        raise RecipeDataError(
-            f"{index_path} is not a seqkit token dataset (format {index.get('format')!r}, "
-            f"dtype {index.get('dtype')!r}); write one with `seqkit data preprocess`."
-        )
-    dtype = np.dtype(index["dtype"]).newbyteorder("<")
-    num_tokens, num_docs = int(index["num_tokens"]), int(index["num_documents"])
-    tokens = _memmap(directory / "tokens.bin", dtype, num_tokens)
-    offsets = _memmap(directory / "offsets.bin", np.dtype("<u8"), num_docs + 1)
-    if num_docs and (int(offsets[-1]) != num_tokens or int(offsets[0]) != 0):
+    """Memory-map the token dataset in ``directory`` after checking its index.
+
+    The recipes need random access to packed rows across document boundaries (a global
+    permutation per epoch, see :mod:`seqkit.recipes.batching`), so they map the arrays
+    directly; the format and its checks are :mod:`seqkit.data`'s.
+    """
+    info = load_token_index(directory)
+    dtype = np.dtype(info.dtype).newbyteorder("<")
+    tokens = _memmap(directory / "tokens.bin", dtype, info.num_tokens)
+    offsets = _memmap(directory / "offsets.bin", np.dtype("<u8"), info.num_documents + 1)
+    if info.num_documents and (int(offsets[-1]) != info.num_tokens or int(offsets[0]) != 0):
         raise RecipeDataError(
             f"Token dataset {directory} is inconsistent: offsets end at {int(offsets[-1])} "
-            f"but index.json says {num_tokens} tokens; rewrite the dataset."
+            f"but index.json says {info.num_tokens} tokens; rewrite the dataset."
         )
     return TokenStream(tokens, offsets)
 
