@@ -176,3 +176,21 @@ def test_bad_generator_options_are_reported() -> None:
         SamplingGenerator(eos_idx=EOS, max_gen_len=3, min_gen_len=4)
     with pytest.raises(GenerationError, match="num_gens"):
         SamplingGenerator(eos_idx=EOS, num_gens=0)
+
+
+def test_prefill_asks_seqkit_models_for_the_last_position_only() -> None:
+    from seqkit.models.llama import LLAMA_ARCHS, create_llama_model
+
+    torch.manual_seed(0)
+    llama = create_llama_model(LLAMA_ARCHS["tiny"]()).eval()
+    calls: list[tuple[int, bool]] = []
+    llama.register_forward_hook(
+        lambda m, args, kwargs, out: calls.append((args[0].size(1), kwargs.get("last_only"))),
+        with_kwargs=True,
+    )
+    prompts = [torch.tensor([5, 6, 7, 8]), torch.tensor([9, 10, 11])]
+    out = SamplingGenerator(eos_idx=EOS, max_gen_len=3).generate(llama, prompts)
+    assert calls[0] == (3, True)  # prefill: only the last column is projected
+    assert all(width == 1 and not last for width, last in calls[1:])
+    expected = [reference.greedy(llama, p, eos=EOS, max_gen_len=3) for p in prompts]
+    assert [h[0].tokens.tolist() for h in out.hypotheses] == expected

@@ -96,3 +96,17 @@ def test_large_archs_build_on_meta(families: ModelFamilies) -> None:
     assert sum(p.numel() for p in model.parameters()) == 8_030_261_248
     assert model.family == "llama"
     assert isinstance(model.config, LlamaConfig)
+
+
+def test_last_only_projects_the_last_position() -> None:
+    model = _tiny()
+    seqs = torch.randint(0, 512, (2, 6))
+    full = model(seqs)
+    torch.testing.assert_close(model(seqs, last_only=True), full[:, -1:])
+    bag = IncrementalStateBag(8)
+    prefill = model(seqs[:, :5], state_bag=bag, last_only=True)
+    bag.increment_step_nr(5)
+    assert prefill.shape == (2, 1, 512)
+    torch.testing.assert_close(prefill, full[:, 4:5], atol=1e-5, rtol=1e-4)
+    step = model(seqs[:, 5:], state_bag=bag)
+    torch.testing.assert_close(step, full[:, 5:], atol=1e-5, rtol=1e-4)

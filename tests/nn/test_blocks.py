@@ -119,3 +119,51 @@ def test_llama3_scaling_matches_transformers() -> None:
     ours = rope_frequencies(128, 500000.0, Llama3RopeScaling())
     torch.testing.assert_close(ours, expected.float())
     assert not torch.allclose(ours, rope_frequencies(128, 500000.0))
+
+
+def test_rotary_tables_are_cached_grown_and_equal_direct_computation() -> None:
+    rope = RotaryEncoder(8, theta=500.0, scaling=Llama3RopeScaling(original_max_seq_len=64))
+    inv_freq = rope_frequencies(8, 500.0, Llama3RopeScaling(original_max_seq_len=64))
+
+    def direct(pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        angles = pos.float()[..., None] * inv_freq
+        angles = torch.cat([angles, angles], -1)
+        return angles.cos(), angles.sin()
+
+    small = rope(torch.arange(3, 5), torch.float32, start=3)
+    first_table = rope._tables[(torch.device("cpu"), torch.float32)][0]
+    torch.testing.assert_close(small, direct(torch.arange(3, 5)))
+    # Past the first table (256 positions) it grows; sliced and gathered lookups agree.
+    far = torch.arange(1000, 1003)
+    torch.testing.assert_close(rope(far, torch.float32, start=1000), direct(far))
+    assert rope._tables[(torch.device("cpu"), torch.float32)][0].shape[0] > first_table.shape[0]
+    packed = torch.tensor([[0, 1, 0], [2, 0, 1]])
+    torch.testing.assert_close(rope(packed, torch.float32), direct(packed))
+    # Tables are not state: nothing is saved or loaded.
+    assert rope.state_dict() == {}
+    cos16, _ = rope(torch.arange(4), torch.bfloat16, start=0)
+    assert cos16.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_rms_norm_matches_float32_formula(dtype: torch.dtype) -> None:
+    norm = RMSNorm(16, eps=1e-5, dtype=dtype)
+    with torch.no_grad():
+        norm.weight.copy_(torch.randn(16))
+    x = torch.randn(2, 3, 16).to(dtype)
+    xf = x.float()
+    expected = (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + 1e-5)).to(dtype) * norm.weight
+    out = norm(x)
+    assert out.dtype == dtype
+    torch.testing.assert_close(out, expected)
+
+
+def test_single_query_after_unpadded_cache_needs_no_mask() -> None:
+    from seqkit.nn import build_self_attention_mask
+
+    mask = build_self_attention_mask(None, 1, torch.device("cpu"), causal=True, start=5)
+    assert mask.mask is None
+    assert not mask.is_causal
+    chunk = build_self_attention_mask(None, 2, torch.device("cpu"), causal=True, start=5)
+    assert chunk.mask is not None
+    assert chunk.mask[0, 0].tolist() == [[True] * 6 + [False], [True] * 7]

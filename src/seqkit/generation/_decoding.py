@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Protocol, cast
 
 import torch
@@ -87,6 +88,7 @@ class CachedDecoder:
         self._enc_out: Tensor | None = None
         self._enc_layout: BatchLayout | None = None
         self._enc_dec = as_encoder_decoder(model)
+        self._last_only: bool | None = None
         if self._enc_dec is not None:
             if sources is None:
                 raise GenerationError(
@@ -104,17 +106,36 @@ class CachedDecoder:
             )
 
     def __call__(self, seqs: Tensor) -> Tensor:
-        """Run ``seqs [B, S]`` at the next ``S`` positions; return float logits ``[B, S, V]``."""
+        """Run ``seqs [B, S]`` at the next ``S`` positions; return the logits ``[B, 1, V]``
+        of the last one (the only ones a generator reads)."""
+        kwargs: dict[str, object] = {"state_bag": self.state_bag}
+        if seqs.size(1) > 1 and self._accepts_last_only:
+            kwargs["last_only"] = True
         if self._enc_dec is None or self._enc_out is None:
-            logits = self.model(seqs, None, state_bag=self.state_bag)
+            logits = self.model(seqs, None, **kwargs)
         else:
-            logits = self._enc_dec.decode(
-                seqs, None, self._enc_out, self._enc_layout, state_bag=self.state_bag
-            )
+            decode = cast(Callable[..., Tensor], self._enc_dec.decode)
+            logits = decode(seqs, None, self._enc_out, self._enc_layout, **kwargs)
         self.state_bag.increment_step_nr(seqs.size(1))
         assert isinstance(logits, Tensor)
-        return logits
+        return logits[:, -1:]
+
+    @property
+    def _accepts_last_only(self) -> bool:
+        if self._last_only is None:
+            call = self.model.forward if self._enc_dec is None else self._enc_dec.decode
+            self._last_only = _has_keyword(call, "last_only")
+        return self._last_only
 
     def reorder(self, new_order: Tensor) -> None:
         """Make row ``i`` of the cache continue row ``new_order[i]`` (beam search)."""
         self.state_bag.reorder(new_order)
+
+
+def _has_keyword(fn: Callable[..., object], name: str) -> bool:
+    """Whether ``fn`` takes the keyword ``name`` (models outside seqkit may not)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params

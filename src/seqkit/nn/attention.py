@@ -68,6 +68,9 @@ class MultiheadAttention(Module):
 
     def _split_heads(self, x: Tensor) -> Tensor:
         batch, seq_len = x.shape[0], x.shape[1]
+        if seq_len == 1:
+            # [B, 1, H*D] is already laid out as [B, H, 1, D]: a view, no transpose.
+            return x.view(batch, -1, 1, self.head_dim)
         return x.view(batch, seq_len, -1, self.head_dim).transpose(1, 2)
 
     @override
@@ -119,7 +122,11 @@ class MultiheadAttention(Module):
             enable_gqa=q.shape[1] != k.shape[1],
         )
         batch, seq_len = seqs.shape[0], seqs.shape[1]
-        out: Tensor = self.output_proj(attn.transpose(1, 2).reshape(batch, seq_len, -1))
+        if seq_len == 1:
+            attn = attn.reshape(batch, 1, -1)
+        else:
+            attn = attn.transpose(1, 2).reshape(batch, seq_len, -1)
+        out: Tensor = self.output_proj(attn)
         return out
 
     @override

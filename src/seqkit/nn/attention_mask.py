@@ -54,6 +54,10 @@ def build_self_attention_mask(
         key_valid = None
     if key_valid is None and doc_ids is None and start == 0:
         return AttentionMask(is_causal=causal)
+    if key_valid is None and doc_ids is None and seq_len == 1:
+        # One new query after an unpadded cache sees every key: no mask at all, which
+        # spares the per-step mask build and lets SDPA take its unmasked kernel.
+        return AttentionMask()
 
     num_keys = start + seq_len
     mask = torch.ones((1, 1, seq_len, num_keys), dtype=torch.bool, device=device)

@@ -87,5 +87,8 @@ class GLUFeedForwardNetwork(Module):
     @override
     def forward(self, x: Tensor) -> Tensor:
         gate = _ACTIVATIONS[self.activation](self.gate_proj(x))
-        out: Tensor = self.output_proj(self.inner_dropout(gate * self.inner_proj(x)))
+        hidden = gate * self.inner_proj(x)
+        if self.inner_dropout.training and self.inner_dropout.p > 0.0:
+            hidden = self.inner_dropout(hidden)
+        out: Tensor = self.output_proj(hidden)
         return out

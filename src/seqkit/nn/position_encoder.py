@@ -115,6 +115,10 @@ class RotaryEncoder(Module):
     Hugging Face Llama checkpoints, so their q/k weights load without permutation).
     :meth:`forward` returns the ``(cos, sin)`` tables for the given positions, computed
     once per model call; :func:`apply_rotary` rotates queries and keys with them.
+
+    The tables are computed once for positions ``0..n`` and grown (doubling) on demand,
+    so a decoding step only slices them instead of recomputing the frequencies and
+    trigonometry. They are a plain cache, not buffers, so state dicts are unchanged.
     """
 
     def __init__(
@@ -126,13 +130,54 @@ class RotaryEncoder(Module):
         self.head_dim = head_dim
         self.theta = theta
         self.scaling = scaling
+        self._tables: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]] = {}
+
+    def _table(
+        self, num_positions: int, device: torch.device, dtype: torch.dtype
+    ) -> tuple[Tensor, Tensor]:
+        key = (device, dtype)
+        cached = self._tables.get(key)
+        if cached is not None and cached[0].shape[0] >= num_positions:
+            return cached
+        size = max(num_positions, 256, 2 * cached[0].shape[0] if cached is not None else 0)
+        inv_freq = rope_frequencies(self.head_dim, self.theta, self.scaling).to(device)
+        angles = torch.arange(size, device=device, dtype=torch.float32)[:, None] * inv_freq
+        angles = torch.cat([angles, angles], dim=-1)
+        table = (angles.cos().to(dtype), angles.sin().to(dtype))
+        self._tables[key] = table
+        return table
 
     @override
-    def forward(self, positions: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        inv_freq = rope_frequencies(self.head_dim, self.theta, self.scaling).to(positions.device)
-        angles = positions.to(torch.float32)[..., None] * inv_freq
-        angles = torch.cat([angles, angles], dim=-1)
-        return angles.cos().to(dtype), angles.sin().to(dtype)
+    def forward(
+        self, positions: Tensor, dtype: torch.dtype, *, start: int | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """The ``(cos, sin)`` tables ``[*positions.shape, head_dim]`` in ``dtype``.
+
+        Pass ``start`` when ``positions`` is known to be ``start, start + 1, ...`` (an
+        unpacked batch): the tables are then sliced without reading ``positions``.
+        """
+        if positions.device.type == "meta":
+            return _rope_angles(positions, self.head_dim, self.theta, self.scaling, dtype)
+        if start is not None and positions.dim() == 1:
+            end = start + positions.shape[0]
+            cos, sin = self._table(end, positions.device, dtype)
+            return cos[start:end], sin[start:end]
+        num = int(positions.max()) + 1 if positions.numel() else 1
+        cos, sin = self._table(num, positions.device, dtype)
+        return cos[positions], sin[positions]
+
+
+def _rope_angles(
+    positions: Tensor,
+    head_dim: int,
+    theta: float,
+    scaling: Llama3RopeScaling | None,
+    dtype: torch.dtype,
+) -> tuple[Tensor, Tensor]:
+    inv_freq = rope_frequencies(head_dim, theta, scaling).to(positions.device)
+    angles = positions.to(torch.float32)[..., None] * inv_freq
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos().to(dtype), angles.sin().to(dtype)
 
 
 def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:

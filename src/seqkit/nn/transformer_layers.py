@@ -118,7 +118,17 @@ def _residual(
     dropout: Dropout,
 ) -> Tensor:
     if order == "pre":
-        update: Tensor = dropout(block(norm(seqs)))
-        return seqs + update
-    out: Tensor = norm(seqs + dropout(block(seqs)))
+        return seqs + apply_dropout(dropout, block(norm(seqs)))
+    out: Tensor = norm(seqs + apply_dropout(dropout, block(seqs)))
     return out
+
+
+def apply_dropout(dropout: Dropout, x: Tensor) -> Tensor:
+    """``dropout(x)``, skipping the module call when it is the identity (eval or p = 0).
+
+    Decoding calls a layer once per token; the skipped calls are pure Python overhead.
+    """
+    if dropout.training and dropout.p > 0.0:
+        out: Tensor = dropout(x)
+        return out
+    return x

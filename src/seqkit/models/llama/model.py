@@ -55,13 +55,19 @@ class LlamaModel(Module):
         layout: BatchLayout | None = None,
         *,
         state_bag: IncrementalStateBag | None = None,
+        last_only: bool = False,
     ) -> Tensor:
         """Return ``[B, S, vocab]`` logits of the next token at every position.
 
         With ``state_bag`` the new tokens take positions ``state_bag.step_nr...`` and attend
-        to the cached ones; the caller advances the bag by ``S`` afterwards.
+        to the cached ones; the caller advances the bag by ``S`` afterwards. With
+        ``last_only`` only the last column is projected (``[B, 1, vocab]``), which is all
+        a generator needs after a prefill and spares ``S - 1`` vocabulary projections.
         """
-        out: Tensor = self.final_proj(self.hidden_states(seqs, layout, state_bag=state_bag))
+        hidden = self.hidden_states(seqs, layout, state_bag=state_bag)
+        if last_only:
+            hidden = hidden[:, -1:]
+        out: Tensor = self.final_proj(hidden)
         return out
 
     def hidden_states(
@@ -84,6 +90,6 @@ class LlamaModel(Module):
             layout, seq_len, device, causal=True, start=start, key_valid=key_valid
         )
         x = self.dropout(self.embed(seqs))
-        rotary = self.rope(positions, x.dtype)
+        rotary = self.rope(positions, x.dtype, start=start)
         out: Tensor = self.decoder(x, mask, rotary=rotary, state_bag=state_bag)
         return out

@@ -91,11 +91,13 @@ class TransformerModel(Module):
         encoder_layout: BatchLayout | None,
         *,
         state_bag: IncrementalStateBag | None = None,
+        last_only: bool = False,
     ) -> Tensor:
         """Return ``[B, S_tgt, vocab]`` next-token logits given the encoder output.
 
         With ``state_bag``, ``tgt_seqs`` are the new target positions from
-        ``state_bag.step_nr`` on; the caller advances the bag afterwards.
+        ``state_bag.step_nr`` on; the caller advances the bag afterwards. With
+        ``last_only`` only the last column is projected (``[B, 1, vocab]``).
         """
         if tgt_layout is not None:
             tgt_layout.check(tgt_seqs)
@@ -113,6 +115,8 @@ class TransformerModel(Module):
         hidden = self.decoder(
             x, mask, encoder_output=encoder_output, encoder_mask=enc_mask, state_bag=state_bag
         )
+        if last_only:
+            hidden = hidden[:, -1:]
         out: Tensor = self.final_proj(hidden)
         return out
 
