@@ -112,16 +112,30 @@ class MultiheadAttention(Module):
             else:
                 k, v = cross.keys, cross.values
 
-        attn = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=mask.mask,
-            dropout_p=self.dropout_p if self.training else 0.0,
-            is_causal=mask.is_causal and mask.mask is None,
-            enable_gqa=q.shape[1] != k.shape[1],
-        )
         batch, seq_len = seqs.shape[0], seqs.shape[1]
+        if seq_len == 1 and not mask.is_causal and q.shape[1] != k.shape[1]:
+            # One query per head (a decoding step): fold each GQA group's query heads into
+            # the query axis, [B, H, 1, D] -> [B, H_kv, H / H_kv, D], so SDPA attends
+            # without expanding the cached keys/values to every query head.
+            grouped = q.view(batch, k.shape[1], -1, q.shape[3])
+            attn = F.scaled_dot_product_attention(
+                grouped,
+                k,
+                v,
+                attn_mask=mask.mask,
+                dropout_p=self.dropout_p if self.training else 0.0,
+            )
+            attn = attn.view(batch, q.shape[1], 1, -1)
+        else:
+            attn = F.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                attn_mask=mask.mask,
+                dropout_p=self.dropout_p if self.training else 0.0,
+                is_causal=mask.is_causal and mask.mask is None,
+                enable_gqa=q.shape[1] != k.shape[1],
+            )
         if seq_len == 1:
             attn = attn.reshape(batch, 1, -1)
         else:
