@@ -243,10 +243,10 @@ class Pack final : public Node {
 
  protected:
   std::optional<Element> do_next() override {
-    // Rows are cut from blocks of kBlockRows so that collate() can stack a batch of
+    // Rows are cut from blocks of block_rows_ so that collate() can stack a batch of
     // consecutive rows as a view: one copy of the tokens instead of two.
-    if (block_used_ == kBlockRows) {
-      block_ = Array::allocate(DType::kInt64, {kBlockRows, seq_len_});
+    if (block_used_ == block_rows_) {
+      block_ = Array::allocate(DType::kInt64, {block_rows_, seq_len_});
       block_used_ = 0;
     }
     Array row = block_;
@@ -302,6 +302,7 @@ class Pack final : public Node {
   void do_reset(bool reset_rng) override {
     current_.reset();
     offset_ = 0;
+    block_used_ = block_rows_;  // a fresh block, so that batches line up with blocks again
     inputs_[0]->reset(reset_rng);
   }
   // The unconsumed tail of a document split across rows travels in the state.
@@ -319,6 +320,7 @@ class Pack final : public Node {
     const Element& rest = dict_get(s, "rest");
     current_.reset();
     offset_ = 0;
+    block_used_ = block_rows_;
     if (const Array* a = rest.array()) current_ = *a;
   }
   void extra_counters(std::vector<std::pair<std::string, std::int64_t>>& out) const override {
@@ -327,14 +329,19 @@ class Pack final : public Node {
   }
 
  private:
-  static constexpr std::int64_t kBlockRows = 16;
+  // Up to 64 rows (so batches of 1, 2, 4, ..., 64 rows stay views) and about 4 MiB a block
+  // (a batch kept alive keeps its block alive).
+  static std::int64_t rows_per_block(std::int64_t seq_len) {
+    return std::clamp<std::int64_t>((std::int64_t{4} << 20) / (std::max<std::int64_t>(seq_len, 1) * 8), 1, 64);
+  }
 
   std::int64_t seq_len_;
   std::string selector_;
   std::int64_t pad_value_;
   bool drop_remainder_;
   Array block_;
-  std::int64_t block_used_ = kBlockRows;
+  std::int64_t block_rows_ = rows_per_block(seq_len_);
+  std::int64_t block_used_ = block_rows_;
   std::optional<Array> current_;
   std::int64_t offset_ = 0;
   std::int64_t dropped_tokens_ = 0;

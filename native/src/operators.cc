@@ -569,6 +569,9 @@ class Unbatch final : public Node {
       }
       pos_ = 0;
     }
+    // Items before pos_ are never read again (save() keeps only the tail), so a batch
+    // that nobody else holds gives its items up instead of copying them.
+    if (current_.use_count() == 1) return std::move(const_cast<List&>(*current_).items[pos_++]);
     return current_->items[pos_++];
   }
   void do_reset(bool reset_rng) override {

@@ -1,0 +1,79 @@
+"""Fast paths of the native <-> Python conversions keep the exact values.
+
+Strings leave C++ with their UTF-8 cache filled, tensors leave through a raw DLPack
+capsule, and Python callables run on native threads that keep one thread state.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from pathlib import Path
+
+import torch
+
+from seqkit.data import read_sequence, read_text, read_tokens, write_tokens
+
+TEXTS = ["héllo wörld", "日本語のテキスト", "emoji 😀 end", "é", "ß", "", "plain ascii"]
+
+
+def test_strings_round_trip_and_encode_to_the_same_utf8() -> None:
+    out = list(read_sequence(TEXTS).and_return())
+    assert out == TEXTS
+    for got, want in zip(out, TEXTS, strict=True):
+        assert got.encode("utf-8") == want.encode("utf-8")
+        assert got.encode("utf-8", "surrogateescape") == want.encode("utf-8")
+        assert len(got) == len(want)
+
+
+def test_invalid_utf8_lines_keep_their_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.txt"
+    path.write_bytes("añb\n".encode() + b"b\xe9ad\n" + "日本\n".encode())
+    lines = list(read_text(path, encoding_errors="replace").and_return())
+    assert lines == ["añb", "b\ufffdad", "日本"]
+    assert lines[0].encode() == "añb".encode()
+
+
+def test_str_from_a_python_callable_sees_utf8_text() -> None:
+    # The callable receives native-made strings and encodes them, as tokenizers do.
+    out = list(read_sequence(TEXTS).map(lambda s: list(s.encode("utf-8"))).and_return())
+    assert [bytes(b) for b in out] == [t.encode("utf-8") for t in TEXTS]
+
+
+def test_tensors_outlive_their_pipeline(tmp_path: Path) -> None:
+    docs = [torch.arange(i, i + 50, dtype=torch.int64) for i in range(40)]
+    write_tokens(tmp_path / "tok", docs, dtype="uint16")
+    pipeline = read_tokens(tmp_path / "tok").pack(64).bucket(4).collate().and_return()
+    batches = list(pipeline)
+    del pipeline
+    gc.collect()
+    flat = torch.cat([b["seqs"].reshape(-1) for b in batches])
+    want = torch.cat(docs)
+    assert torch.equal(flat[: want.numel()], want)
+    assert all(b["seqs"].dtype == torch.int64 for b in batches)
+
+
+def test_batches_of_many_packed_rows_are_views_of_one_block(tmp_path: Path) -> None:
+    docs = [torch.full((100,), i, dtype=torch.int64) for i in range(200)]
+    write_tokens(tmp_path / "tok", docs, dtype="uint16")
+    pipeline = read_tokens(tmp_path / "tok").pack(32).bucket(32).collate().and_return()
+    batches = list(pipeline)
+    full = [b for b in batches if b["seqs"].shape[0] == 32]
+    assert full
+    # Two batches of 32 rows of 32 tokens come from one 64-row block: views, not copies.
+    first, second = full[0]["seqs"], full[1]["seqs"]
+    assert second.data_ptr() == first.data_ptr() + first.numel() * 8
+    assert torch.equal(torch.cat([b["seqs"].reshape(-1) for b in batches])[:20000], torch.cat(docs))
+
+
+def test_callables_on_native_threads_many_times() -> None:
+    threads: set[int] = set()
+
+    def fn(x: int) -> int:
+        threads.add(threading.get_ident())
+        return x * 2
+
+    for _ in range(3):
+        pipeline = read_sequence(list(range(500))).map(fn, num_parallel_calls=2).prefetch(3)
+        assert list(pipeline.and_return()) == [x * 2 for x in range(500)]
+    assert threading.get_ident() not in threads  # every call ran on a native thread
