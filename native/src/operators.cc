@@ -364,6 +364,7 @@ class BucketByLength final : public Node {
     List batch;
     batch.items = std::move(buckets_[b]);
     buckets_[b].clear();
+    buckets_[b].reserve(static_cast<std::size_t>(std::min<std::int64_t>(sizes_[b].first, 1024)));
     return Element(std::move(batch));
   }
 
