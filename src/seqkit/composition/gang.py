@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import timedelta
 
 import torch
@@ -60,11 +61,13 @@ class GangCheckCommand(CliCommand):
         want = root.size * (root.size - 1) / 2
         status = "ok" if total.item() == want else f"WRONG ({total.item()} != {want})"
         root.barrier()
-        print(
+        # One write per line: ranks share the launcher's stdout, and print() issues the
+        # text and the newline separately, which interleave under unbuffered output.
+        sys.stdout.write(
             f"rank {root.rank} of {root.size} on {root.device} ({backend}): "
-            f"tp ranks {members['tp']}, dp ranks {members['dp']}, all_reduce {status}",
-            flush=True,
+            f"tp ranks {members['tp']}, dp ranks {members['dp']}, all_reduce {status}\n"
         )
+        sys.stdout.flush()
 
 
 def _backend(gang: ProcessGroupGang) -> str:
