@@ -9,16 +9,13 @@ from typing import final
 from typing_extensions import override
 
 from seqkit.cli.command import CliCommand
-from seqkit.config import PresetRegistry
-from seqkit.recipes.cli_args import add_recipe_arguments, handle_info_flags, resolve_invocation
+from seqkit.recipes.command import RecipeCommand
 from seqkit.recipes.lm.config import LmFinetuneConfig, LmTrainConfig
-from seqkit.recipes.lm.finetune import LmFinetuneRecipe
 from seqkit.recipes.lm.inference import LmEvaluator, LmGenerator, add_generation_arguments
-from seqkit.recipes.lm.train import LmTrainRecipe
 
 
 @final
-class LmTrainCommand(CliCommand):
+class LmTrainCommand(RecipeCommand[LmTrainConfig]):
     """``seqkit lm train OUTPUT_DIR``."""
 
     group = "lm"
@@ -31,27 +28,9 @@ class LmTrainCommand(CliCommand):
         "train runs/bible --preset demo --config 'data.train_files=[datasets/bible/web.en]'"
     )
 
-    def __init__(
-        self, presets: PresetRegistry[LmTrainConfig], recipe: Callable[[], LmTrainRecipe]
-    ) -> None:
-        self._presets = presets
-        self._recipe = recipe
-
-    @override
-    def configure(self, parser: argparse.ArgumentParser) -> None:
-        add_recipe_arguments(parser, self._presets)
-
-    @override
-    def run(self, args: argparse.Namespace) -> int:
-        if handle_info_flags(args, self._presets):
-            return 0
-        invocation = resolve_invocation(args, self._presets)
-        self._recipe().run(invocation.config, invocation.output_dir)
-        return 0
-
 
 @final
-class LmFinetuneCommand(CliCommand):
+class LmFinetuneCommand(RecipeCommand[LmFinetuneConfig]):
     """``seqkit lm finetune OUTPUT_DIR``."""
 
     group = "lm"
@@ -63,24 +42,6 @@ class LmFinetuneCommand(CliCommand):
         "runs/sft --config model.checkpoint=runs/bible/card.yaml "
         "--config 'data.train_files=[sft.jsonl]'"
     )
-
-    def __init__(
-        self, presets: PresetRegistry[LmFinetuneConfig], recipe: Callable[[], LmFinetuneRecipe]
-    ) -> None:
-        self._presets = presets
-        self._recipe = recipe
-
-    @override
-    def configure(self, parser: argparse.ArgumentParser) -> None:
-        add_recipe_arguments(parser, self._presets)
-
-    @override
-    def run(self, args: argparse.Namespace) -> int:
-        if handle_info_flags(args, self._presets):
-            return 0
-        invocation = resolve_invocation(args, self._presets)
-        self._recipe().run(invocation.config, invocation.output_dir)
-        return 0
 
 
 @final

@@ -10,15 +10,13 @@ from typing import final
 from typing_extensions import override
 
 from seqkit.cli.command import CliCommand
-from seqkit.config import PresetRegistry
-from seqkit.recipes.cli_args import add_recipe_arguments, handle_info_flags, resolve_invocation
+from seqkit.recipes.command import RecipeCommand
 from seqkit.recipes.mt.config import MtTrainConfig
 from seqkit.recipes.mt.inference import MtTranslator, add_translation_arguments
-from seqkit.recipes.mt.train import MtTrainRecipe
 
 
 @final
-class MtTrainCommand(CliCommand):
+class MtTrainCommand(RecipeCommand[MtTrainConfig]):
     """``seqkit mt train OUTPUT_DIR``."""
 
     group = "mt"
@@ -30,24 +28,6 @@ class MtTrainCommand(CliCommand):
         "train runs/en-es --config data.source_file=datasets/bible/kjv-rv1909.en "
         "--config data.target_file=datasets/bible/kjv-rv1909.es"
     )
-
-    def __init__(
-        self, presets: PresetRegistry[MtTrainConfig], recipe: Callable[[], MtTrainRecipe]
-    ) -> None:
-        self._presets = presets
-        self._recipe = recipe
-
-    @override
-    def configure(self, parser: argparse.ArgumentParser) -> None:
-        add_recipe_arguments(parser, self._presets)
-
-    @override
-    def run(self, args: argparse.Namespace) -> int:
-        if handle_info_flags(args, self._presets):
-            return 0
-        invocation = resolve_invocation(args, self._presets)
-        self._recipe().run(invocation.config, invocation.output_dir)
-        return 0
 
 
 @final
