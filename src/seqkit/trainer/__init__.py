@@ -15,4 +15,5 @@ from seqkit.trainer.units import DataReader as DataReader
 from seqkit.trainer.units import EvalUnit as EvalUnit
 from seqkit.trainer.units import GlobalPositionReader as GlobalPositionReader
 from seqkit.trainer.units import TrainUnit as TrainUnit
+from seqkit.trainer.units import ValidationScorer as ValidationScorer
 from seqkit.trainer.validation import evaluate as evaluate

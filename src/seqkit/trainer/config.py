@@ -18,7 +18,7 @@ class EarlyStoppingConfig:
     """Stop when a validation metric has not improved for ``patience`` validations."""
 
     metric: str = "loss"
-    """Name of the validation metric to watch (``loss`` or ``ppl``)."""
+    """Name of the validation metric to watch (``loss``, ``ppl`` or a scorer's metric)."""
 
     mode: Literal["min", "max"] = "min"
     """Whether lower (``min``) or higher (``max``) is better."""
@@ -82,6 +82,13 @@ class TrainerConfig:
     publish_metrics_every_n_steps: int = 1
     """Record training metrics (averaged over the window) every this many steps."""
 
+    best_checkpoint_metric: str = "loss"
+    """Validation metric saved as each checkpoint's score (what keep-best ranks by)."""
+
+    best_checkpoint_mode: Literal["min", "max"] = "min"
+    """``max``: higher is better, and the score is saved negated (keep-best keeps the
+    lowest scores)."""
+
     early_stopping: EarlyStoppingConfig | None = None
     """Stop on a stalled validation metric; needs ``validate_every_n_steps``."""
 
@@ -126,6 +133,8 @@ class TrainerConfig:
                 raise TrainerConfigError(name, f"must be >= 1, got {value}.")
         if self.max_consecutive_nonfinite < 0:
             raise TrainerConfigError("max_consecutive_nonfinite", "must be >= 0.")
+        if self.best_checkpoint_mode not in ("min", "max"):
+            raise TrainerConfigError("best_checkpoint_mode", "must be 'min' or 'max'.")
         if self.dtype not in DTYPES:
             raise TrainerConfigError("dtype", f"must be one of {sorted(DTYPES)}.")
         if self.early_stopping is not None and self.validate_every_n_steps is None:

@@ -11,7 +11,6 @@ from typing import Any, Generic, Protocol
 
 import torch
 from torch import Tensor, nn
-from torch.distributed.tensor import DTensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
@@ -21,8 +20,14 @@ from seqkit.gang import (
     FakeGang,
     Gang,
     ReduceOperation,
+    ShardedModule,
     get_consolidated_state_dict,
     load_consolidated_state_dict,
+)
+from seqkit.gang.optimizer_state import (
+    get_consolidated_optimizer_state,
+    is_consolidated_optimizer_state,
+    load_consolidated_optimizer_state,
 )
 from seqkit.metrics import LossMeter, MetricRecorder, record_all
 from seqkit.trainer.config import DTYPES, TrainerConfig
@@ -31,7 +36,14 @@ from seqkit.trainer.errors import NonFiniteError, TrainerError
 from seqkit.trainer.rng import capture_rng_state, restore_rng_state, seed_everything
 from seqkit.trainer.signals import GracefulStop
 from seqkit.trainer.summary import StopReason, TrainSummary, unwrap_model
-from seqkit.trainer.units import BatchT, DataReader, EvalUnit, GlobalPositionReader, TrainUnit
+from seqkit.trainer.units import (
+    BatchT,
+    DataReader,
+    EvalUnit,
+    GlobalPositionReader,
+    TrainUnit,
+    ValidationScorer,
+)
 from seqkit.trainer.validation import evaluate
 
 log = logging.getLogger(__name__)
@@ -44,6 +56,8 @@ class Trainer(Generic[BatchT]):
         across it (a DDP/FSDP wrapper). Defaults to a one-process ``FakeGang``.
     :param root_gang: all processes (defaults to ``gang``); with tensor parallelism the
         model is consolidated over it for checkpoints.
+    :param valid_scorers: extra validation metrics (e.g. BLEU), computed after the eval
+        unit's pass at every validation; see :class:`ValidationScorer`.
     """
 
     def __init__(
@@ -60,11 +74,14 @@ class Trainer(Generic[BatchT]):
         valid_unit: EvalUnit[BatchT] | None = None,
         valid_reader: DataReader[BatchT] | None = None,
         root_gang: Gang | None = None,
+        valid_scorers: Sequence[ValidationScorer] = (),
     ) -> None:
         if config.validate_every_n_steps is not None and (valid_unit is None or not valid_reader):
             raise TrainerError(
                 "trainer.validate_every_n_steps is set but no valid_unit/valid_reader was given."
             )
+        if valid_scorers and valid_unit is None:
+            raise TrainerError("valid_scorers run during validation; give a valid_unit too.")
         self.config = config
         self.unit = unit
         self.reader = reader
@@ -76,6 +93,7 @@ class Trainer(Generic[BatchT]):
         self.recorders = list(recorders) if self.gang.rank == 0 else []
         self.valid_unit = valid_unit
         self.valid_reader = valid_reader
+        self.valid_scorers = list(valid_scorers)
         self._dtype = DTYPES[config.dtype]
         self.grad_scaler = (
             torch.amp.GradScaler(self.gang.device.type) if config.dtype == "float16" else None
@@ -94,10 +112,11 @@ class Trainer(Generic[BatchT]):
         self._iterator: Iterator[BatchT] | None = None
         self._step_lr = 0.0
         self._params = [p for p in unwrap_model(unit.model).parameters() if p.requires_grad]
-        # With tensor parallelism or FSDP (DTensor parameters) each rank's optimizer holds
-        # the state of its own shards; it is saved per rank (same topology to resume).
+        # Tensor-parallel slices have no layout to re-derive a full tensor from, so their
+        # optimizer state is saved per rank (same topology to resume). Everything else,
+        # FSDP's DTensor shards included, is consolidated and loads into any world size.
         self._sharded_optimizer = self.root_gang.size != self.gang.size or any(
-            isinstance(p, DTensor) for p in self._params
+            isinstance(m, ShardedModule) for m in unwrap_model(unit.model).modules()
         )
 
     # ----------------------------------------------------------------- the loop
@@ -322,7 +341,12 @@ class Trainer(Generic[BatchT]):
         assert self.valid_unit is not None
         assert self.valid_reader is not None
         self._valid_metrics = evaluate(
-            self.valid_unit, self.valid_reader, self.gang, self._autocast
+            self.valid_unit,
+            self.valid_reader,
+            self.gang,
+            self._autocast,
+            scorers=self.valid_scorers,
+            step=self.step,
         )
         record_all(self.recorders, self.valid_unit.name, self.step, self._valid_metrics)
         return self.early_stopper is not None and self.early_stopper.update(self._valid_metrics)
@@ -342,8 +366,21 @@ class Trainer(Generic[BatchT]):
     def _checkpoint(self) -> None:
         if self.checkpoint_manager is None:
             return
-        score = self._valid_metrics.get("loss") if self._valid_metrics else None
-        self.checkpoint_manager.save(self.step, self.state(), score=score)
+        self.checkpoint_manager.save(self.step, self.state(), score=self._checkpoint_score())
+
+    def _checkpoint_score(self) -> float | None:
+        """The last validation's ``best_checkpoint_metric``, negated when higher is better
+        (checkpoint managers keep the lowest scores); None before any validation."""
+        if not self._valid_metrics:
+            return None
+        name = self.config.best_checkpoint_metric
+        if name not in self._valid_metrics:
+            raise TrainerError(
+                f"trainer.best_checkpoint_metric {name!r} is not a validation metric; choose "
+                f"one of {sorted(self._valid_metrics)}."
+            )
+        value = self._valid_metrics[name]
+        return -value if self.config.best_checkpoint_mode == "max" else value
 
     def state(self) -> CheckpointState:
         """Everything exact resume needs, as tensors and plain values."""
@@ -369,9 +406,13 @@ class Trainer(Generic[BatchT]):
             "data": dict(self.reader.state_dict()),
             "rng": capture_rng_state(),
         }
-        optimizer_state = self.optimizer.state_dict()
+        optimizer_state: dict[str, object] = {}
         if self._sharded_optimizer:
-            rank_state["optimizer"], optimizer_state = optimizer_state, {}
+            rank_state["optimizer"] = self.optimizer.state_dict()
+        else:
+            optimizer_state = get_consolidated_optimizer_state(
+                self.unit.model, self.optimizer, self.root_gang
+            )
         return CheckpointState(
             model=get_consolidated_state_dict(self.unit.model, self.root_gang),
             optimizer=optimizer_state,
@@ -396,10 +437,12 @@ class Trainer(Generic[BatchT]):
         if self._sharded_optimizer:
             if loaded.rank is None:
                 raise TrainerError(
-                    f"Checkpoint {loaded.path} holds sharded (TP/FSDP) optimizer state for "
+                    f"Checkpoint {loaded.path} holds tensor-parallel optimizer state for "
                     f"{loaded.manifest.world_size} processes; resume with that many."
                 )
             self.optimizer.load_state_dict(_mapping(loaded.rank["optimizer"]))  # type: ignore[arg-type]
+        elif is_consolidated_optimizer_state(loaded.optimizer):
+            load_consolidated_optimizer_state(self.unit.model, self.optimizer, loaded.optimizer)
         else:
             self.optimizer.load_state_dict(loaded.optimizer)
         _load_optional(self.lr_scheduler, t.get("lr_scheduler"))

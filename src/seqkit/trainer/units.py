@@ -8,6 +8,8 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from torch import Tensor, nn
 
+from seqkit.gang import Gang
+
 BatchT = TypeVar("BatchT")
 BatchT_co = TypeVar("BatchT_co", covariant=True)
 
@@ -51,6 +53,26 @@ class EvalUnit(ABC, Generic[BatchT]):
     @abstractmethod
     def __call__(self, batch: BatchT) -> tuple[Tensor, int | Tensor]:
         """``(summed loss, number of targets)`` for ``batch``."""
+
+
+class ValidationScorer(ABC):
+    """Extra validation metrics that are not a mean loss, e.g. the BLEU of translations.
+
+    After the eval unit's pass over the validation reader, the trainer calls every scorer
+    with the step and the data-parallel gang, on every rank, under ``torch.no_grad`` and
+    autocast, with the eval unit's model in eval mode. The returned metrics join the
+    validation metrics: recorded under the eval unit's section, and usable by early
+    stopping and by the checkpoint score (``TrainerConfig.best_checkpoint_metric``).
+
+    Every rank must run the same collectives and return the same metric names. The values
+    of rank 0 are broadcast to the other ranks, so all ranks take the same early-stopping
+    decision; a scorer may therefore compute on rank 0 only (returning placeholders, e.g.
+    NaN, elsewhere) or shard its work and gather it.
+    """
+
+    @abstractmethod
+    def __call__(self, step: int, gang: Gang) -> Mapping[str, float]:
+        """The metrics of the model at ``step`` (names must not clash with the loss's)."""
 
 
 class DataReader(Protocol[BatchT_co]):

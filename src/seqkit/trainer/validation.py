@@ -1,16 +1,17 @@
-"""Validation: the mean loss of an eval unit over a reader, summed across ranks."""
+"""Validation: the mean loss of an eval unit over a reader, summed across ranks, and the
+metrics of any validation scorers."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 from seqkit.gang import Gang, ReduceOperation
 from seqkit.metrics import perplexity
 from seqkit.trainer.errors import TrainerError
-from seqkit.trainer.units import BatchT, DataReader, EvalUnit
+from seqkit.trainer.units import BatchT, DataReader, EvalUnit, ValidationScorer
 
 
 @torch.no_grad()
@@ -19,10 +20,15 @@ def evaluate(
     reader: DataReader[BatchT],
     gang: Gang,
     autocast: Callable[[], contextlib.AbstractContextManager[object]],
+    *,
+    scorers: Sequence[ValidationScorer] = (),
+    step: int = 0,
 ) -> dict[str, float]:
-    """``loss``, ``ppl`` and ``num_targets`` of ``unit`` over one pass of ``reader``.
+    """``loss``, ``ppl`` and ``num_targets`` of ``unit`` over one pass of ``reader``, and
+    the metrics of ``scorers`` (called with ``step``) after that pass.
 
-    The model is put in eval mode for the pass and back in train mode afterwards.
+    The model is put in eval mode for the pass and the scorers, and back in train mode
+    afterwards.
     """
     model = unit.model
     model.eval()
@@ -34,6 +40,7 @@ def evaluate(
                 loss, n = unit(batch)
                 total[0] += loss.float()
                 total[1] += n
+        extra = _score(scorers, step, gang, autocast)
     finally:
         model.train()
     gang.all_reduce(total, ReduceOperation.SUM)
@@ -44,4 +51,34 @@ def evaluate(
             "sharding across ranks."
         )
     mean = loss_sum / num_targets
-    return {"loss": mean, "ppl": perplexity(mean), "num_targets": num_targets}
+    metrics = {"loss": mean, "ppl": perplexity(mean), "num_targets": num_targets}
+    clash = sorted(set(metrics) & set(extra))
+    if clash:
+        raise TrainerError(f"Validation scorers return {clash}, which the loss pass records.")
+    metrics.update(extra)
+    return metrics
+
+
+def _score(
+    scorers: Sequence[ValidationScorer],
+    step: int,
+    gang: Gang,
+    autocast: Callable[[], contextlib.AbstractContextManager[object]],
+) -> dict[str, float]:
+    """The scorers' metrics, with rank 0's values broadcast so every rank agrees."""
+    metrics: dict[str, float] = {}
+    for scorer in scorers:
+        with autocast():
+            values = scorer(step, gang)
+        for name, value in values.items():
+            if name in metrics:
+                raise TrainerError(f"Two validation scorers return the metric {name!r}.")
+            metrics[name] = float(value)
+    if gang.size > 1 and metrics:
+        names = sorted(metrics)
+        packed = torch.tensor(
+            [metrics[name] for name in names], dtype=torch.float64, device=gang.device
+        )
+        gang.broadcast(packed, source_rank=0)
+        metrics = dict(zip(names, packed.tolist(), strict=True))
+    return metrics
