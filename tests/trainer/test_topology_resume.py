@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqkit.checkpoint.files import load_tensors
+from seqkit.checkpoint.files import load_object, load_tensors
+from seqkit.gang.optimizer_state import is_consolidated_optimizer_state
 from seqkit.trainer import unwrap_model
-from tests.trainer.topology import fsdp_rank, run_ranks
+from tests.trainer.topology import fsdp_rank, fsdp_stop_rank, run_ranks
 from tests.trainer.toy import ToyReader, build_trainer, make_examples
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
@@ -65,3 +66,24 @@ def test_fsdp_sharded_optimizer_resumes_bitwise(tmp_path: Path) -> None:
     assert expected.keys() == resumed.keys()
     for name, value in expected.items():
         assert torch.equal(resumed[name], value), name
+
+
+def test_fsdp_checkpoint_resumes_on_one_rank(tmp_path: Path) -> None:
+    """FSDP optimizer state is consolidated: 2 FSDP ranks -> 1 plain process, no drift."""
+    run_ranks(2, tmp_path, max_num_steps=6, target=fsdp_stop_rank)
+    resumed = build_trainer(
+        tmp_path / "stopped", max_num_steps=6, batch_size=4, dropout=0.0, schedule_steps=20
+    )
+    assert resumed.run().resumed_from == 3
+    expected = load_tensors(tmp_path / "reference" / "final.safetensors")
+    weights = unwrap_model(resumed.unit.model).state_dict()
+    assert expected.keys() == weights.keys()
+    for name, value in expected.items():
+        torch.testing.assert_close(weights[name], value, rtol=1e-5, atol=1e-6)
+    # The checkpoint holds full (not per-rank) optimizer moments, keyed by parameter name.
+    optimizer = load_object(tmp_path / "stopped" / "checkpoints" / "step_3" / "optimizer.pt")
+    assert is_consolidated_optimizer_state(optimizer)
+    moments = optimizer["state"]
+    assert set(moments) == set(expected)
+    for name, value in expected.items():
+        assert moments[name]["exp_avg"].shape == value.shape, name

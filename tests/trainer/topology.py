@@ -96,6 +96,42 @@ def fsdp_rank(rank: int, size: int, port: int, out_dir: Path, max_num_steps: int
     os._exit(0)
 
 
+def fsdp_stop_rank(rank: int, size: int, port: int, out_dir: Path, max_num_steps: int) -> None:
+    """FSDP over ``size`` ranks without dropout: an uninterrupted run to ``max_num_steps``
+    (weights in ``reference/``), and a run stopped at half with a checkpoint (``stopped/``)."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+    result: dict[str, Any]
+    try:
+        from seqkit.gang import ProcessGroupGang, get_consolidated_state_dict, to_fsdp
+        from tests.trainer.toy import build_trainer
+
+        gang = ProcessGroupGang.create_default(
+            device=torch.device("cpu"), rank=rank, size=size, init_method=f"tcp://127.0.0.1:{port}"
+        )
+        for name, steps in [("reference", max_num_steps), ("stopped", max_num_steps // 2)]:
+            trainer = build_trainer(
+                out_dir / name,
+                gang=gang,
+                max_num_steps=steps,
+                checkpoint_every=None,
+                batch_size=2,
+                dropout=0.0,
+                schedule_steps=20,
+                wrap=lambda m: to_fsdp(m, gang),
+            )
+            trainer.run()
+            full = get_consolidated_state_dict(trainer.unit.model, gang)
+            if rank == 0:
+                save_tensors(full, out_dir / name / "final.safetensors")
+        result = {"ok": True}
+        gang.close()
+    except BaseException as ex:  # reported to the parent, which fails the test
+        result = {"ok": False, "error": f"{type(ex).__name__}: {ex}", "tb": traceback.format_exc()}
+    (out_dir / f"rank{rank}.json").write_text(json.dumps(result))
+    os._exit(0)
+
+
 def run_ranks(
     size: int, out_dir: Path, max_num_steps: int, target: Any = train_rank
 ) -> list[dict[str, Any]]:
