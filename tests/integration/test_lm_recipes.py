@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -197,3 +198,21 @@ def test_generate_interactive(
     captured = capsys.readouterr()
     assert len(captured.out.strip().splitlines()) == 2  # the blank line is not a prompt
     assert "Ctrl-D" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("doc", "placeholder"),
+    [
+        ("README.md", "demo-output/<run>/card.yaml"),
+        ("docs/getting-started.md", "runs/bible/card.yaml"),
+    ],
+)
+def test_notebook_snippets_run_on_a_trained_card(
+    lm_run: Path, capsys: pytest.CaptureFixture[str], doc: str, placeholder: str
+) -> None:
+    text = (Path(__file__).resolve().parents[2] / doc).read_text(encoding="utf-8")
+    snippets = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    snippet = next(s for s in snippets if placeholder in s)
+    exec(compile(snippet.replace(placeholder, str(lm_run / "card.yaml")), doc, "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed, f"the {doc} snippet printed nothing"
