@@ -117,6 +117,16 @@ class TrainSection:
     log_every_n_steps: int = 10
     """Record training metrics every this many steps."""
 
+    best_metric: str = "loss"
+    """Validation metric that ranks checkpoints and drives early stopping: ``loss``/``ppl``
+    (lower is better) or, in ``mt train``, ``bleu``/``chrf`` (higher is better)."""
+
+    keep_best_checkpoints: int = 0
+    """Also keep this many checkpoints with the best ``best_metric`` (0: the last ones only)."""
+
+    early_stopping_patience: int | None = None
+    """Stop after this many validations without a better ``best_metric``; ``null``: never."""
+
     max_wall_seconds: float | None = None
     """Stop (after checkpointing) once this many seconds have passed; ``null``: no limit."""
 
@@ -142,3 +152,7 @@ class TrainSection:
         for name in ("validate_every_n_steps", "checkpoint_every_n_steps", "tp_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, but is {getattr(self, name)}")
+        if self.keep_best_checkpoints < 0:
+            raise ValueError("train.keep_best_checkpoints must be >= 0")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise ValueError("train.early_stopping_patience must be >= 1 (or null)")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Sequence
+from typing import Literal, TypeVar
 
 from torch import nn
 
@@ -16,12 +17,24 @@ from seqkit.optim import (
 )
 from seqkit.recipes.run_context import RunContext
 from seqkit.recipes.sections import OptimSection, TrainSection
-from seqkit.trainer import DataReader, EvalUnit, Trainer, TrainerConfig, TrainSummary, TrainUnit
+from seqkit.trainer import (
+    DataReader,
+    EarlyStoppingConfig,
+    EvalUnit,
+    Trainer,
+    TrainerConfig,
+    TrainSummary,
+    TrainUnit,
+    ValidationScorer,
+)
 
 BatchT = TypeVar("BatchT")
 
 CHECKPOINT_DIR = "checkpoints"
 """Training checkpoints (step directories) inside the output directory."""
+
+HIGHER_IS_BETTER = frozenset({"bleu", "chrf"})
+"""Validation metrics for which a higher value is better (all others: lower)."""
 
 
 def run_training(
@@ -35,8 +48,13 @@ def run_training(
     optim: OptimSection,
     train: TrainSection,
     recipe: str,
+    valid_scorers: Sequence[ValidationScorer] = (),
 ) -> TrainSummary:
-    """Train ``unit`` until ``train.max_steps``, resuming from the newest checkpoint."""
+    """Train ``unit`` until ``train.max_steps``, resuming from the newest checkpoint.
+
+    ``valid_scorers`` add metrics (e.g. BLEU) to every validation; ``train.best_metric``
+    may name one of them.
+    """
     optimizer = create_optimizer(
         optimizer_config_from_dict(optim.optimizer),
         [p for p in model.parameters() if p.requires_grad],
@@ -46,6 +64,14 @@ def run_training(
         scheduler_data.setdefault("total_steps", train.max_steps)
     scheduler = create_lr_scheduler(lr_scheduler_config_from_dict(scheduler_data), optimizer)
     validate = valid_unit is not None and valid_reader is not None
+    mode: Literal["min", "max"] = "max" if train.best_metric in HIGHER_IS_BETTER else "min"
+    early_stopping = (
+        EarlyStoppingConfig(
+            metric=train.best_metric, mode=mode, patience=train.early_stopping_patience
+        )
+        if train.early_stopping_patience is not None and validate
+        else None
+    )
     config = TrainerConfig(
         max_num_steps=train.max_steps,
         max_wall_time_s=train.max_wall_seconds,
@@ -57,9 +83,15 @@ def run_training(
         publish_metrics_every_n_steps=train.log_every_n_steps,
         seed=train.seed,
         progress_bar=train.progress_bar,
+        best_checkpoint_metric=train.best_metric,
+        best_checkpoint_mode=mode,
+        early_stopping=early_stopping,
     )
     checkpoints = StandardCheckpointManager(
-        ctx.output_dir / CHECKPOINT_DIR, ctx.gangs.root, keep_last_n=train.keep_last_checkpoints
+        ctx.output_dir / CHECKPOINT_DIR,
+        ctx.gangs.root,
+        keep_last_n=train.keep_last_checkpoints,
+        keep_best_n=train.keep_best_checkpoints,
     )
     recorders = (
         create_recorders(
@@ -80,6 +112,7 @@ def run_training(
         recorders=recorders,
         valid_unit=valid_unit if validate else None,
         valid_reader=valid_reader if validate else None,
+        valid_scorers=valid_scorers if validate else (),
     )
     try:
         return trainer.run()

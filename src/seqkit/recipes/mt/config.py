@@ -55,16 +55,26 @@ class MtDataSection:
 
 @dataclass(kw_only=True)
 class BleuSection:
-    """BLEU on the validation pairs, computed when training ends."""
+    """BLEU and chrF of beam-search translations of validation pairs, at every validation
+    (``valid/bleu``, ``valid/chrf``) and for the final model."""
 
     num_sentences: int = 200
-    """Validation pairs translated for BLEU (0 disables it)."""
+    """Validation pairs translated at each validation for BLEU/chrF (0 disables them)."""
 
     beam_size: int = 4
     """Beam size of those translations."""
 
     max_gen_len: int = 128
     """Longest translation, in tokens."""
+
+    batch_size: int = 32
+    """Sentences translated together (per rank)."""
+
+    def __post_init__(self) -> None:
+        if self.num_sentences < 0:
+            raise ValueError("bleu.num_sentences must be >= 0")
+        if self.beam_size < 1 or self.max_gen_len < 1 or self.batch_size < 1:
+            raise ValueError("bleu.beam_size, bleu.max_gen_len and bleu.batch_size must be >= 1")
 
 
 @dataclass(kw_only=True)
@@ -95,7 +105,7 @@ class MtTrainConfig:
     """Steps, batch size, cadence of checkpoints/validation/logging."""
 
     bleu: BleuSection = field(default_factory=BleuSection)
-    """The BLEU evaluation at the end of training."""
+    """BLEU/chrF at every validation (``train.best_metric: bleu`` ranks checkpoints by it)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.label_smoothing < 1.0:

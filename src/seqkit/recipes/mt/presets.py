@@ -58,7 +58,7 @@ def _small() -> MtTrainConfig:
             validate_every_n_steps=1000,
             checkpoint_every_n_steps=1000,
         ),
-        bleu=BleuSection(num_sentences=500, beam_size=4, max_gen_len=200),
+        bleu=BleuSection(num_sentences=300, beam_size=4, max_gen_len=200),
     )
 
 
@@ -81,7 +81,7 @@ def _base() -> MtTrainConfig:
             checkpoint_every_n_steps=2000,
             keep_last_checkpoints=2,
         ),
-        bleu=BleuSection(num_sentences=2000, beam_size=5, max_gen_len=256),
+        bleu=BleuSection(num_sentences=1000, beam_size=5, max_gen_len=256, batch_size=64),
     )
 
 

@@ -7,11 +7,13 @@ import tempfile
 from pathlib import Path
 from typing import final
 
+import torch
 from torch import nn
 
 from seqkit.models import ModelFamilies, ModelHub
 from seqkit.recipes.batching import IndexedBatchReader
 from seqkit.recipes.cli_args import save_config
+from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.finish import RunResult, finish_run, report_run
 from seqkit.recipes.model_setup import build_model, num_parameters
 from seqkit.recipes.mt.config import MtTrainConfig
@@ -24,18 +26,20 @@ from seqkit.recipes.mt.parallel_data import (
     split_valid,
     tokenize_pairs,
 )
-from seqkit.recipes.mt.scoring import create_translator, score_translations, translate_all
+from seqkit.recipes.mt.scoring import create_translator
 from seqkit.recipes.mt.units import TranslationEvalUnit, TranslationTrainUnit
+from seqkit.recipes.mt.valid_bleu import BleuScorer
 from seqkit.recipes.parallelism import parallelize
 from seqkit.recipes.run_context import RunContext, create_run_context
 from seqkit.recipes.tokenizer_setup import RunTokenizer, prepare_tokenizer
 from seqkit.recipes.training import run_training
-from seqkit.text import TokenizerHub
+from seqkit.text import TextTokenizer, TokenizerHub
 
 
 @final
 class MtTrainRecipe:
-    """Joint tokenizer -> tokenized pairs -> transformer -> trainer -> BLEU on held-out."""
+    """Joint tokenizer -> tokenized pairs -> transformer -> trainer (validation loss, BLEU
+    and chrF) -> the final model's BLEU on held-out pairs."""
 
     def __init__(
         self, *, tokenizer_hub: TokenizerHub, model_families: ModelFamilies, model_hub: ModelHub
@@ -94,6 +98,12 @@ class MtTrainRecipe:
         )
         valid_reader = _valid_reader(valid_tok, config.train.batch_size, pad_idx, ctx)
         wrapped = parallelize(model, ctx, data_parallel=config.train.data_parallel)
+        bleu = self._bleu_scorer(config, model, tokenizer, valid_pairs)
+        if bleu is None and config.train.best_metric in ("bleu", "chrf"):
+            raise RecipeError(
+                f"train.best_metric={config.train.best_metric} needs BLEU at validation; set "
+                "bleu.num_sentences > 0 and keep some validation pairs."
+            )
         summary = run_training(
             ctx,
             model=model,
@@ -104,6 +114,7 @@ class MtTrainRecipe:
             optim=config.optim,
             train=config.train,
             recipe="mt.train",
+            valid_scorers=[bleu] if bleu is not None else [],
         )
         result = finish_run(
             ctx,
@@ -114,8 +125,8 @@ class MtTrainRecipe:
             summary=summary,
             extra={"source_lang": data.source_lang, "target_lang": data.target_lang},
         )
-        if ctx.is_main and valid_pairs and config.bleu.num_sentences > 0:
-            self._bleu(ctx, config, model, run_tokenizer, valid_pairs, summary.step)
+        if bleu is not None:
+            self._final_bleu(ctx, config, bleu, summary.step)
         card = result.card_path
         report_run(
             ctx,
@@ -146,35 +157,65 @@ class MtTrainRecipe:
                 langs=[config.data.source_lang, config.data.target_lang],
             )
 
-    def _bleu(
+    def _bleu_scorer(
         self,
-        ctx: RunContext,
         config: MtTrainConfig,
         model: nn.Module,
-        run_tokenizer: RunTokenizer,
+        tokenizer: TextTokenizer,
         valid_pairs: list[tuple[str, str]],
-        step: int,
-    ) -> None:
-        pairs = valid_pairs[: config.bleu.num_sentences]
+    ) -> BleuScorer | None:
+        """BLEU/chrF of ``bleu.num_sentences`` validation pairs, scored at every validation."""
+        if not valid_pairs or config.bleu.num_sentences == 0:
+            return None
         translator = create_translator(
             model,
-            run_tokenizer.tokenizer,
+            tokenizer,
             source_lang=config.data.source_lang,
             target_lang=config.data.target_lang,
             beam_size=config.bleu.beam_size,
             max_gen_len=config.bleu.max_gen_len,
         )
-        hyps = translate_all(translator, [s for s, _ in pairs])
-        scores = score_translations(hyps, [t for _, t in pairs])
-        record = {"section": "valid_bleu", "step": step, "bleu": scores.bleu, "chrf": scores.chrf}
+        return BleuScorer(
+            translator,
+            valid_pairs[: config.bleu.num_sentences],
+            shard=config.train.data_parallel == "ddp",
+            batch_size=config.bleu.batch_size,
+        )
+
+    def _final_bleu(
+        self, ctx: RunContext, config: MtTrainConfig, bleu: BleuScorer, step: int
+    ) -> None:
+        """Report the final model's BLEU: the last validation's when it scored this step,
+        else (stopped by a signal or the wall-time budget, resumed at the end, validation
+        off) a scoring now, on every rank (it may run collectives)."""
+        origin = f"validation at step {step}"
+        if bleu.last_step != step or bleu.last_scores is None:
+            model = bleu.model
+            was_training = model.training
+            model.eval()
+            with torch.no_grad():
+                bleu(step, ctx.gangs.dp)
+            model.train(was_training)
+            origin = f"scored after training, step {step}"
+        scores = bleu.last_scores
+        if not ctx.is_main or scores is None:
+            return
+        record = {
+            "section": "valid_bleu",
+            "step": step,
+            "bleu": scores.bleu,
+            "chrf": scores.chrf,
+            "sentences": bleu.num_pairs,
+        }
         with (ctx.output_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         ctx.say(
             f"\nHeld-out {config.data.source_lang}->{config.data.target_lang} "
-            f"({len(pairs)} pairs, beam {config.bleu.beam_size}, {scores.scorer}): "
-            f"BLEU {scores.bleu:.2f}, chrF {scores.chrf:.2f}\n  {scores.detail}"
+            f"({bleu.num_pairs} pairs, beam {config.bleu.beam_size}, {scores.scorer}; "
+            f"{origin}): BLEU {scores.bleu:.2f}, chrF {scores.chrf:.2f}\n  {scores.detail}"
         )
-        for (source, reference), hyp in list(zip(pairs, hyps))[:3]:
+        pairs = bleu.pairs
+        for (source, reference), hyp in list(zip(pairs, bleu.last_hypotheses))[:3]:
             ctx.say(f"  src: {source}\n  ref: {reference}\n  hyp: {hyp}")
 
 
