@@ -15,6 +15,7 @@ from seqkit.optim import (
     lr_scheduler_config_from_dict,
     optimizer_config_from_dict,
 )
+from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.run_context import RunContext
 from seqkit.recipes.sections import OptimSection, TrainSection
 from seqkit.trainer import (
@@ -64,6 +65,11 @@ def run_training(
         scheduler_data.setdefault("total_steps", train.max_steps)
     scheduler = create_lr_scheduler(lr_scheduler_config_from_dict(scheduler_data), optimizer)
     validate = valid_unit is not None and valid_reader is not None
+    if validate and not valid_scorers and train.best_metric not in ("loss", "ppl"):
+        raise RecipeError(
+            f"train.best_metric={train.best_metric!r} is not a validation metric of {recipe}; "
+            "use loss or ppl."
+        )
     mode: Literal["min", "max"] = "max" if train.best_metric in HIGHER_IS_BETTER else "min"
     early_stopping = (
         EarlyStoppingConfig(
