@@ -118,6 +118,7 @@ def fsdp_stop_rank(rank: int, size: int, port: int, out_dir: Path, max_num_steps
                 batch_size=2,
                 dropout=0.0,
                 schedule_steps=20,
+                validate_every_n_steps=3,  # a forward without backward right before the checkpoint
                 wrap=lambda m: to_fsdp(m, gang),
             )
             trainer.run()

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from torch import Tensor
+from torch.distributed.fsdp import FSDPModule
 from torch.distributed.tensor import DTensor, distribute_tensor
 from torch.nn import Module, Parameter
 from torch.optim import Optimizer
@@ -100,7 +101,13 @@ def load_consolidated_optimizer_state(
 
 
 def _parameter_names(model: Module) -> dict[int, str]:
-    return {id(p): name for name, p in unwrap_model(model).named_parameters()}
+    model = unwrap_model(model)
+    # After a forward without backward (validation) FSDP2 leaves the gathered parameters
+    # registered; the optimizer holds the sharded ones, which resharding puts back.
+    for module in model.modules():
+        if isinstance(module, FSDPModule):
+            module.reshard()
+    return {id(p): name for name, p in model.named_parameters()}
 
 
 def _name_of(param: Tensor, names: dict[int, str]) -> str:
