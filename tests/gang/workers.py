@@ -35,6 +35,7 @@ from seqkit.gang import (
     to_fsdp,
 )
 from seqkit.gang.gang import Gang
+from seqkit.gang.grad_norm import clip_grad_norm
 from seqkit.gang.setup import Gangs
 from seqkit.gang.tensor_parallel import RowShardedLinear
 
@@ -160,6 +161,19 @@ def check_tensor_parallel(tp: Gang, root: Gang) -> dict[str, Any]:
     }
     for name, (g, w) in grads.items():
         torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5, msg=name)
+    # Clipping sees the full model's norm on every rank and scales the slices alike.
+    full_norm = clip_grad_norm(full, list(full.parameters()), 0.01)
+    tp_norm = clip_grad_norm(sharded, list(sharded.parameters()), 0.01)
+    torch.testing.assert_close(tp_norm, full_norm, atol=1e-6, rtol=1e-5)
+    assert full_norm > 0.01  # so the scale is not 1
+    clipped = {
+        "q": (sharded.q.weight.grad, rows(full.q.weight.grad)),  # column-sharded
+        "o": (sharded.o.weight.grad, full.o.weight.grad.chunk(n, 1)[r]),  # row-sharded
+        "o.bias": (sharded.o.bias.grad, full.o.bias.grad),  # replicated
+        "embed": (sharded.embed.weight.grad, rows(full.embed.weight.grad)),  # vocab-sharded
+    }
+    for name, (g, w) in clipped.items():
+        torch.testing.assert_close(g, w, atol=1e-6, rtol=1e-5, msg=f"clipped {name}")
     # Consolidation gathers the slices back into the full weights.
     state = get_consolidated_state_dict(sharded, root, rank0_only=False)
     assert state.keys() == full.state_dict().keys()

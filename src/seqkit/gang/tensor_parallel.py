@@ -33,6 +33,10 @@ class ShardedModule(Module):
         """Copy this rank's slice of the full parameters in ``state_dict``."""
         raise NotImplementedError
 
+    def sharded_parameters(self) -> list[Parameter]:
+        """The parameters that are slices (the rest are replicated on every rank)."""
+        return list(self.parameters(recurse=False))
+
 
 def _split(size: int, gang: Gang, what: str) -> int:
     if size % gang.size != 0:
@@ -162,6 +166,10 @@ class RowShardedLinear(ShardedModule):
         y = reduce_from_tp(F.linear(x, self.weight), self.gang)
         # The bias is added once, after the sum, not once per rank.
         return y + self.bias if self.bias is not None else y
+
+    @override
+    def sharded_parameters(self) -> list[Parameter]:
+        return [self.weight]  # the bias is replicated
 
     @override
     def full_state_dict(self) -> dict[str, Tensor]:

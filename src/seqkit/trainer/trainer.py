@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Generic, Protocol
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
@@ -24,6 +24,7 @@ from seqkit.gang import (
     get_consolidated_state_dict,
     load_consolidated_state_dict,
 )
+from seqkit.gang.grad_norm import clip_grad_norm
 from seqkit.gang.optimizer_state import (
     get_consolidated_optimizer_state,
     is_consolidated_optimizer_state,
@@ -246,7 +247,7 @@ class Trainer(Generic[BatchT]):
             # DDP averages gradients over ranks; undo the average and divide by all targets.
             torch._foreach_mul_(grads, gang.size / max(values[1], 1.0))
         max_norm = self.config.max_grad_norm if self.config.max_grad_norm is not None else math.inf
-        grad_norm = float(nn.utils.clip_grad_norm_(self._params, max_norm))
+        grad_norm = float(clip_grad_norm(self.unit.model, self._params, max_norm))
         if not math.isfinite(grad_norm) and self.grad_scaler is None:
             return self._skip_nonfinite("gradient norm", list(range(gang.size)), stop)
         self._step_lr = float(self.optimizer.param_groups[0]["lr"])
