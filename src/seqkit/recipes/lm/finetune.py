@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import final
 
@@ -22,7 +23,8 @@ from seqkit.recipes.lm.instructions import (
     tokenize_example,
 )
 from seqkit.recipes.lm.samples import print_samples
-from seqkit.recipes.lm.units import LmBatch, LmEvalUnit, LmTrainUnit
+from seqkit.recipes.lm.units import LmBatch, lm_loss
+from seqkit.recipes.loss_units import LossEvalUnit, LossTrainUnit
 from seqkit.recipes.model_ref import resolve_model_ref
 from seqkit.recipes.model_setup import build_model, num_parameters
 from seqkit.recipes.parallelism import parallelize
@@ -107,9 +109,13 @@ class LmFinetuneRecipe:
         summary = run_training(
             ctx,
             model=model,
-            unit=LmTrainUnit(wrapped, ctx.device),
+            unit=LossTrainUnit(wrapped, partial(lm_loss, device=ctx.device)),
             reader=reader,
-            valid_unit=LmEvalUnit(model, ctx.device) if valid_reader is not None else None,
+            valid_unit=(
+                LossEvalUnit(model, partial(lm_loss, device=ctx.device))
+                if valid_reader is not None
+                else None
+            ),
             valid_reader=valid_reader,
             optim=config.optim,
             train=config.train,

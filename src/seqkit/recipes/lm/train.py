@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import final
 
@@ -13,7 +14,8 @@ from seqkit.recipes.lm.config import LmTrainConfig
 from seqkit.recipes.lm.packing import PackedBatch, PackedRows
 from seqkit.recipes.lm.samples import print_samples
 from seqkit.recipes.lm.text_data import prepare_lm_streams
-from seqkit.recipes.lm.units import LmBatch, LmEvalUnit, LmTrainUnit
+from seqkit.recipes.lm.units import LmBatch, lm_loss
+from seqkit.recipes.loss_units import LossEvalUnit, LossTrainUnit
 from seqkit.recipes.model_setup import build_model, num_parameters
 from seqkit.recipes.parallelism import parallelize
 from seqkit.recipes.run_context import RunContext, create_run_context
@@ -82,9 +84,13 @@ class LmTrainRecipe:
         summary = run_training(
             ctx,
             model=model,
-            unit=LmTrainUnit(wrapped, ctx.device),
+            unit=LossTrainUnit(wrapped, partial(lm_loss, device=ctx.device)),
             reader=reader,
-            valid_unit=LmEvalUnit(model, ctx.device) if valid_reader is not None else None,
+            valid_unit=(
+                LossEvalUnit(model, partial(lm_loss, device=ctx.device))
+                if valid_reader is not None
+                else None
+            ),
             valid_reader=valid_reader,
             optim=config.optim,
             train=config.train,

@@ -1,18 +1,14 @@
-"""Train and eval units of the language-model recipes (next-token cross-entropy)."""
+"""The loss of the language-model recipes: next-token cross-entropy."""
 
 from __future__ import annotations
-
-from typing import final
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from typing_extensions import override
 
 from seqkit.nn import BatchLayout
 from seqkit.recipes.lm.instructions import MaskedBatch
 from seqkit.recipes.lm.packing import PackedBatch
-from seqkit.trainer.units import EvalUnit, TrainUnit
 
 LmBatch = PackedBatch | MaskedBatch
 
@@ -35,39 +31,3 @@ def lm_loss(model: nn.Module, batch: LmBatch, device: torch.device) -> tuple[Ten
     mask = batch.loss_mask.to(device)
     losses = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="none")
     return (losses * mask.flatten()).sum(), batch.num_targets
-
-
-@final
-class LmTrainUnit(TrainUnit[LmBatch]):
-    """Next-token prediction on packed text or masked instruction data."""
-
-    def __init__(self, model: nn.Module, device: torch.device) -> None:
-        self._model = model
-        self._device = device
-
-    @property
-    @override
-    def model(self) -> nn.Module:
-        return self._model
-
-    @override
-    def __call__(self, batch: LmBatch) -> tuple[Tensor, int]:
-        return lm_loss(self._model, batch, self._device)
-
-
-@final
-class LmEvalUnit(EvalUnit[LmBatch]):
-    """Validation loss (the trainer derives perplexity from it)."""
-
-    def __init__(self, model: nn.Module, device: torch.device) -> None:
-        self._model = model
-        self._device = device
-
-    @property
-    @override
-    def model(self) -> nn.Module:
-        return self._model
-
-    @override
-    def __call__(self, batch: LmBatch) -> tuple[Tensor, int]:
-        return lm_loss(self._model, batch, self._device)

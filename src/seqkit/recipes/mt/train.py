@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import final
 
@@ -15,6 +16,7 @@ from seqkit.recipes.batching import IndexedBatchReader
 from seqkit.recipes.cli_args import save_config
 from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.finish import RunResult, finish_run, report_run
+from seqkit.recipes.loss_units import LossEvalUnit, LossTrainUnit
 from seqkit.recipes.model_setup import build_model, num_parameters
 from seqkit.recipes.mt.config import MtTrainConfig
 from seqkit.recipes.mt.parallel_data import (
@@ -27,7 +29,7 @@ from seqkit.recipes.mt.parallel_data import (
     tokenize_pairs,
 )
 from seqkit.recipes.mt.scoring import create_translator
-from seqkit.recipes.mt.units import TranslationEvalUnit, TranslationTrainUnit
+from seqkit.recipes.mt.units import translation_loss
 from seqkit.recipes.mt.valid_bleu import BleuScorer
 from seqkit.recipes.parallelism import parallelize
 from seqkit.recipes.run_context import RunContext, create_run_context
@@ -104,12 +106,17 @@ class MtTrainRecipe:
                 f"train.best_metric={config.train.best_metric} needs BLEU at validation; set "
                 "bleu.num_sentences > 0 and keep some validation pairs."
             )
+        train_loss = partial(
+            translation_loss, device=ctx.device, label_smoothing=config.label_smoothing
+        )
+        # Validation without label smoothing, so its perplexity is a real one.
+        valid_loss = partial(translation_loss, device=ctx.device, label_smoothing=0.0)
         summary = run_training(
             ctx,
             model=model,
-            unit=TranslationTrainUnit(wrapped, ctx.device, label_smoothing=config.label_smoothing),
+            unit=LossTrainUnit(wrapped, train_loss),
             reader=reader,
-            valid_unit=TranslationEvalUnit(model, ctx.device) if valid_reader else None,
+            valid_unit=LossEvalUnit(model, valid_loss) if valid_reader else None,
             valid_reader=valid_reader,
             optim=config.optim,
             train=config.train,
