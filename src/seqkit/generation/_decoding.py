@@ -13,6 +13,7 @@ from torch.nn import Module
 from seqkit.generation.errors import GenerationError
 from seqkit.nn.batch_layout import BatchLayout
 from seqkit.nn.incremental_state import IncrementalStateBag
+from seqkit.nn.projection import fuse_projections
 
 
 class EncoderDecoderModel(Protocol):
@@ -84,6 +85,9 @@ class CachedDecoder:
         pad_idx: int,
     ) -> None:
         self.model = model
+        # One matmul for q/k/v and one for gate/inner per layer; a no-op after the first
+        # call and for models without fusable projections.
+        fuse_projections(model)
         self.state_bag = IncrementalStateBag(max_num_steps)
         self._enc_out: Tensor | None = None
         self._enc_layout: BatchLayout | None = None

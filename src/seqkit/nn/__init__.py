@@ -30,7 +30,13 @@ from seqkit.nn.position_encoder import (
     apply_rotary,
     rope_frequencies,
 )
-from seqkit.nn.projection import create_embedding, create_linear, init_normal_
+from seqkit.nn.projection import (
+    FusedLinear,
+    create_embedding,
+    create_linear,
+    fuse_projections,
+    init_normal_,
+)
 from seqkit.nn.transformer_layers import TransformerDecoderLayer, TransformerEncoderLayer
 from seqkit.nn.transformer_stack import TransformerDecoder, TransformerEncoder
 
@@ -40,6 +46,7 @@ __all__ = [
     "BatchLayoutError",
     "CrossAttentionCache",
     "FeedForwardNetwork",
+    "FusedLinear",
     "GLUFeedForwardNetwork",
     "IncrementalState",
     "IncrementalStateBag",
@@ -63,6 +70,7 @@ __all__ = [
     "create_embedding",
     "create_linear",
     "create_norm",
+    "fuse_projections",
     "init_normal_",
     "rope_frequencies",
     "track_key_padding",

@@ -14,7 +14,7 @@ from seqkit.nn.attention_mask import AttentionMask
 from seqkit.nn.incremental_state import IncrementalStateBag
 from seqkit.nn.kv_cache import CrossAttentionCache, SelfAttentionCache
 from seqkit.nn.position_encoder import apply_rotary
-from seqkit.nn.projection import create_linear
+from seqkit.nn.projection import FusedLinear, create_linear
 
 
 @final
@@ -65,6 +65,31 @@ class MultiheadAttention(Module):
         self.k_proj = linear(kv_dim, num_kv_heads * head_dim, qkv_bias)
         self.v_proj = linear(kv_dim, num_kv_heads * head_dim, qkv_bias)
         self.output_proj = linear(num_heads * head_dim, model_dim, output_bias)
+        self._fused_qkv: FusedLinear | None = None
+
+    def fuse_projections(self) -> bool:
+        """Run q/k/v as one matmul from now on when autograd is off (see :class:`FusedLinear`).
+
+        Returns whether the projections are fused. Parameters and state dict are
+        unchanged; cross-attention (keys from an encoder) keeps the separate projections.
+        """
+        if self._fused_qkv is not None and self._fused_qkv.is_current():
+            return True
+        self._fused_qkv = None
+        if not FusedLinear.can_fuse((self.q_proj, self.k_proj, self.v_proj)):
+            return False
+        self._fused_qkv = FusedLinear(self, ("q_proj", "k_proj", "v_proj"))
+        return True
+
+    def _current_fused_qkv(self) -> FusedLinear | None:
+        fused = self._fused_qkv
+        if fused is None or torch.is_grad_enabled():
+            return None
+        if not fused.is_current():
+            # Moved, cast or sharded since: drop the stale tensor for good.
+            self._fused_qkv = None
+            return None
+        return fused
 
     def _split_heads(self, x: Tensor) -> Tensor:
         batch, seq_len = x.shape[0], x.shape[1]
@@ -89,6 +114,16 @@ class MultiheadAttention(Module):
         only). With a ``state_bag``, self-attention appends its keys/values to the cache at
         ``state_bag.step_nr`` and cross-attention projects the encoder output only once.
         """
+        fused = self._current_fused_qkv() if encoder_output is None else None
+        if fused is not None:
+            q, k, v = self._fused_self_attn_inputs(fused, seqs, rotary)
+            if state_bag is not None:
+                cache = state_bag.get_state(self, SelfAttentionCache)
+                if cache is None:
+                    cache = SelfAttentionCache(k, v, state_bag.max_num_steps)
+                    state_bag.set_state(self, cache)
+                k, v = cache.append(state_bag.step_nr, k, v)
+            return self._attend(q, k, v, seqs, mask)
         q = self._split_heads(self.q_proj(seqs))
         if encoder_output is None:
             k = self._split_heads(self.k_proj(seqs))
@@ -111,7 +146,25 @@ class MultiheadAttention(Module):
                     state_bag.set_state(self, CrossAttentionCache(k, v))
             else:
                 k, v = cross.keys, cross.values
+        return self._attend(q, k, v, seqs, mask)
 
+    def _fused_self_attn_inputs(
+        self, fused: FusedLinear, seqs: Tensor, rotary: tuple[Tensor, Tensor] | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Queries, keys and values ``[B, H, S, D]`` from one q/k/v matmul.
+
+        The queries and keys sit next to each other in the fused output, so RoPE rotates
+        them in one pass.
+        """
+        q_size, k_size, _ = fused.sizes
+        qk, v = fused(seqs).split_with_sizes([q_size + k_size, fused.sizes[2]], dim=-1)
+        qk = self._split_heads(qk)
+        if rotary is not None:
+            qk = apply_rotary(qk, *rotary)
+        num_q_heads = q_size // self.head_dim
+        return qk[:, :num_q_heads], qk[:, num_q_heads:], self._split_heads(v)
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, seqs: Tensor, mask: AttentionMask) -> Tensor:
         batch, seq_len = seqs.shape[0], seqs.shape[1]
         if seq_len == 1 and not mask.is_causal and q.shape[1] != k.shape[1]:
             # One query per head (a decoding step): fold each GQA group's query heads into

@@ -11,7 +11,7 @@ from torch import Tensor
 from torch.nn import Dropout, Module
 from typing_extensions import override
 
-from seqkit.nn.projection import create_linear
+from seqkit.nn.projection import FusedLinear, create_linear
 
 Activation = Literal["relu", "gelu", "silu"]
 
@@ -83,12 +83,36 @@ class GLUFeedForwardNetwork(Module):
         )
         self.activation = activation
         self.inner_dropout = Dropout(dropout_p)
+        self._fused: FusedLinear | None = None
+
+    def fuse_projections(self) -> bool:
+        """Run gate/inner as one matmul from now on when autograd is off.
+
+        Returns whether they are fused; parameters and state dict are unchanged (see
+        :class:`FusedLinear`).
+        """
+        if self._fused is not None and self._fused.is_current():
+            return True
+        self._fused = None
+        if not FusedLinear.can_fuse((self.gate_proj, self.inner_proj)):
+            return False
+        self._fused = FusedLinear(self, ("gate_proj", "inner_proj"))
+        return True
 
     @override
     def forward(self, x: Tensor) -> Tensor:
+        fused = self._fused
+        if fused is not None and not torch.is_grad_enabled() and not fused.is_current():
+            self._fused = fused = None  # moved, cast or sharded since fusing
+        if fused is not None and not torch.is_grad_enabled():
+            gate, inner = fused(x).split_with_sizes(fused.sizes, dim=-1)
+            # Autograd is off: multiply into the activation's fresh output in place.
+            hidden = _ACTIVATIONS[self.activation](gate).mul_(inner)
+            out: Tensor = self.output_proj(hidden)
+            return out
         gate = _ACTIVATIONS[self.activation](self.gate_proj(x))
         hidden = gate * self.inner_proj(x)
         if self.inner_dropout.training and self.inner_dropout.p > 0.0:
             hidden = self.inner_dropout(hidden)
-        out: Tensor = self.output_proj(hidden)
+        out = self.output_proj(hidden)
         return out

@@ -87,6 +87,27 @@ class TransformerDecoderLayer(Module):
         encoder_mask: AttentionMask | None = None,
         state_bag: IncrementalStateBag | None = None,
     ) -> Tensor:
+        dropout = self.dropout
+        if self.norm_order == "pre" and not (dropout.training and dropout.p > 0.0):
+            # The same sums as the general path below, without its per-call closures (a
+            # decoding step runs every layer once per token).
+            attn_out: Tensor = self.self_attn(
+                self.self_attn_norm(seqs), mask, rotary=rotary, state_bag=state_bag
+            )
+            seqs = seqs + attn_out
+            if self.cross_attn is not None and self.cross_attn_norm is not None:
+                if encoder_output is None:
+                    raise ValueError("this decoder layer cross-attends and needs `encoder_output`")
+                cross_out: Tensor = self.cross_attn(
+                    self.cross_attn_norm(seqs),
+                    encoder_mask or AttentionMask(),
+                    encoder_output=encoder_output,
+                    state_bag=state_bag,
+                )
+                seqs = seqs + cross_out
+            ffn_out: Tensor = self.ffn(self.ffn_norm(seqs))
+            return seqs + ffn_out
+
         def self_attn(x: Tensor) -> Tensor:
             out: Tensor = self.self_attn(x, mask, rotary=rotary, state_bag=state_bag)
             return out
