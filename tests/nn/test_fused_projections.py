@@ -135,3 +135,16 @@ def test_generators_fuse_and_match_the_unfused_model() -> None:
         assert [h.tokens.tolist() for h in got] == [h.tokens.tolist() for h in want]
         for h, w in zip(got, want, strict=True):
             assert abs(h.score - w.score) < 1e-4
+
+
+def test_fused_ffn_keeps_dropout_in_training_mode() -> None:
+    ffn = GLUFeedForwardNetwork(16, 24, dropout_p=0.5).train()
+    assert ffn.fuse_projections()
+    x = torch.randn(4, 16)
+    with torch.no_grad():
+        torch.manual_seed(3)
+        out = ffn(x)
+        torch.manual_seed(3)
+        hidden = torch.nn.functional.silu(ffn.gate_proj(x)) * ffn.inner_proj(x)
+        ref = ffn.output_proj(ffn.inner_dropout(hidden))
+    torch.testing.assert_close(out, ref)

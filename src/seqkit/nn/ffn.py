@@ -104,7 +104,12 @@ class GLUFeedForwardNetwork(Module):
         fused = self._fused
         if fused is not None and not torch.is_grad_enabled() and not fused.is_current():
             self._fused = fused = None  # moved, cast or sharded since fusing
-        if fused is not None and not torch.is_grad_enabled():
+        dropout = self.inner_dropout
+        if (
+            fused is not None
+            and not torch.is_grad_enabled()
+            and not (dropout.training and dropout.p > 0.0)
+        ):
             gate, inner = fused(x).split_with_sizes(fused.sizes, dim=-1)
             # Autograd is off: multiply into the activation's fresh output in place.
             hidden = _ACTIVATIONS[self.activation](gate).mul_(inner)
