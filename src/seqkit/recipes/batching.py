@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from seqkit.gang import Gang
 from seqkit.recipes.errors import RecipeDataError
 
 BatchT = TypeVar("BatchT")
@@ -106,3 +107,42 @@ class IndexedBatchReader(Generic[BatchT]):
         """Restore a :meth:`global_state_dict` position under this reader's world size."""
         self._epoch = int(str(state["epoch"]))
         self._batch_nr = int(str(state["consumed"])) // (self._batch_size * self._world_size)
+
+
+def train_reader(
+    dp: Gang,
+    *,
+    num_items: int,
+    batch_size: int,
+    seed: int,
+    make_batch: Callable[[list[int]], BatchT],
+) -> IndexedBatchReader[BatchT]:
+    """This data-parallel rank's shuffled, full-batch reader over the training examples."""
+    return IndexedBatchReader[BatchT](
+        num_items=num_items,
+        batch_size=batch_size,
+        make_batch=make_batch,
+        seed=seed,
+        rank=dp.rank,
+        world_size=dp.size,
+    )
+
+
+def valid_reader(
+    dp: Gang, *, num_items: int, batch_size: int, make_batch: Callable[[list[int]], BatchT]
+) -> IndexedBatchReader[BatchT] | None:
+    """This rank's in-order reader over every validation example (the last batch may be
+    short), or ``None`` when there are fewer examples than data-parallel ranks."""
+    if num_items < dp.size:
+        return None
+    return IndexedBatchReader[BatchT](
+        num_items=num_items,
+        batch_size=min(batch_size, num_items // dp.size),
+        make_batch=make_batch,
+        seed=0,
+        rank=dp.rank,
+        world_size=dp.size,
+        shuffle=False,
+        drop_remainder=False,
+        what="validation data",
+    )

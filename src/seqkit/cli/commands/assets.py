@@ -88,12 +88,8 @@ class AssetsListCommand(CliCommand):
         return 1 if broken else 0
 
 
-class AssetsShowCommand(CliCommand):
-    """``seqkit assets show NAME``: the resolved card and where each field came from."""
-
-    group = "assets"
-    name = "show"
-    help = "show a resolved card with the file, line and layer of every field"
+class _OneCardCommand(CliCommand):
+    """A command over one card: ``NAME`` (a card name or file) and ``--env``."""
 
     def __init__(self, resolver: DependencyResolver) -> None:
         self._resolver = resolver
@@ -102,6 +98,14 @@ class AssetsShowCommand(CliCommand):
     def configure(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("name", metavar="NAME", help="a card name or a card file path")
         parser.add_argument("--env", help="apply the '@ENV' variant (default: SEQKIT_ASSET_ENV)")
+
+
+class AssetsShowCommand(_OneCardCommand):
+    """``seqkit assets show NAME``: the resolved card and where each field came from."""
+
+    group = "assets"
+    name = "show"
+    help = "show a resolved card with the file, line and layer of every field"
 
     @override
     def run(self, args: argparse.Namespace) -> int:
@@ -127,20 +131,12 @@ class AssetsShowCommand(CliCommand):
         return 0
 
 
-class AssetsDownloadCommand(CliCommand):
+class AssetsDownloadCommand(_OneCardCommand):
     """``seqkit assets download NAME``: fetch and verify every file the card names."""
 
     group = "assets"
     name = "download"
     help = "download and verify every file a card points to"
-
-    def __init__(self, resolver: DependencyResolver) -> None:
-        self._resolver = resolver
-
-    @override
-    def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("name", metavar="NAME", help="a card name or a card file path")
-        parser.add_argument("--env", help="apply the '@ENV' variant (default: SEQKIT_ASSET_ENV)")
 
     @override
     def run(self, args: argparse.Namespace) -> int:

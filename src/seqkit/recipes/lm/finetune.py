@@ -10,7 +10,7 @@ from typing import final
 import numpy as np
 
 from seqkit.models import ModelFamilies, ModelHub
-from seqkit.recipes.batching import IndexedBatchReader
+from seqkit.recipes.batching import train_reader, valid_reader
 from seqkit.recipes.cli_args import save_config
 from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.finish import RunResult, finish_run, report_run
@@ -23,7 +23,7 @@ from seqkit.recipes.lm.instructions import (
     tokenize_example,
 )
 from seqkit.recipes.lm.samples import print_samples
-from seqkit.recipes.lm.units import LmBatch, lm_loss
+from seqkit.recipes.lm.units import lm_loss
 from seqkit.recipes.loss_units import LossEvalUnit, LossTrainUnit
 from seqkit.recipes.model_ref import resolve_model_ref
 from seqkit.recipes.model_setup import build_model, num_parameters
@@ -84,27 +84,19 @@ class LmFinetuneRecipe:
         pad_idx = pad if pad is not None else 0
         dp = ctx.gangs.dp
 
-        reader = IndexedBatchReader[LmBatch](
+        reader = train_reader(
+            dp,
             num_items=len(train_examples),
             batch_size=config.train.batch_size,
-            make_batch=lambda idx: collate_masked([train_examples[i] for i in idx], pad_idx),
             seed=config.train.seed,
-            rank=dp.rank,
-            world_size=dp.size,
+            make_batch=lambda idx: collate_masked([train_examples[i] for i in idx], pad_idx),
         )
-        valid_reader = None
-        if len(valid_examples) >= dp.size:
-            valid_reader = IndexedBatchReader[LmBatch](
-                num_items=len(valid_examples),
-                batch_size=min(config.train.batch_size, len(valid_examples) // dp.size),
-                make_batch=lambda idx: collate_masked([valid_examples[i] for i in idx], pad_idx),
-                seed=0,
-                rank=dp.rank,
-                world_size=dp.size,
-                shuffle=False,
-                drop_remainder=False,
-                what="validation data",
-            )
+        valid = valid_reader(
+            dp,
+            num_items=len(valid_examples),
+            batch_size=config.train.batch_size,
+            make_batch=lambda idx: collate_masked([valid_examples[i] for i in idx], pad_idx),
+        )
         wrapped = parallelize(model, ctx, data_parallel=config.train.data_parallel)
         summary = run_training(
             ctx,
@@ -113,10 +105,10 @@ class LmFinetuneRecipe:
             reader=reader,
             valid_unit=(
                 LossEvalUnit(model, partial(lm_loss, device=ctx.device))
-                if valid_reader is not None
+                if valid is not None
                 else None
             ),
-            valid_reader=valid_reader,
+            valid_reader=valid,
             optim=config.optim,
             train=config.train,
             recipe="lm.finetune",

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import final
 
 from seqkit.models import ModelFamilies, ModelHub
-from seqkit.recipes.batching import IndexedBatchReader
+from seqkit.recipes.batching import IndexedBatchReader, train_reader, valid_reader
 from seqkit.recipes.cli_args import save_config
 from seqkit.recipes.finish import RunResult, finish_run, report_run
 from seqkit.recipes.lm.config import LmTrainConfig
@@ -71,15 +71,14 @@ class LmTrainRecipe:
         )
         dp = ctx.gangs.dp
         train_rows = PackedRows(train_stream, seq_len)
-        reader = IndexedBatchReader[LmBatch](
+        reader = train_reader(
+            dp,
             num_items=len(train_rows),
             batch_size=config.train.batch_size,
-            make_batch=train_rows.batch,
             seed=config.train.seed,
-            rank=dp.rank,
-            world_size=dp.size,
+            make_batch=train_rows.batch,
         )
-        valid_reader = _valid_reader(ctx, valid_stream, seq_len, config.train.batch_size)
+        valid = _valid_reader(ctx, valid_stream, seq_len, config.train.batch_size)
         wrapped = parallelize(model, ctx, data_parallel=config.train.data_parallel)
         summary = run_training(
             ctx,
@@ -88,10 +87,10 @@ class LmTrainRecipe:
             reader=reader,
             valid_unit=(
                 LossEvalUnit(model, partial(lm_loss, device=ctx.device))
-                if valid_reader is not None
+                if valid is not None
                 else None
             ),
-            valid_reader=valid_reader,
+            valid_reader=valid,
             optim=config.optim,
             train=config.train,
             recipe="lm.train",
@@ -139,20 +138,12 @@ def _valid_reader(
         return None
     rows = PackedRows(stream, seq_len)
     dp = ctx.gangs.dp
-    if len(rows) < dp.size:
-        ctx.say(f"Validation text is shorter than {dp.size} row(s) of {seq_len}; skipping it.")
-        return None
-    return IndexedBatchReader[LmBatch](
-        num_items=len(rows),
-        batch_size=min(batch_size, len(rows) // dp.size),
-        make_batch=rows.batch,
-        seed=0,
-        rank=dp.rank,
-        world_size=dp.size,
-        shuffle=False,
-        drop_remainder=False,
-        what="validation data",
+    reader: IndexedBatchReader[LmBatch] | None = valid_reader(
+        dp, num_items=len(rows), batch_size=batch_size, make_batch=rows.batch
     )
+    if reader is None:
+        ctx.say(f"Validation text is shorter than {dp.size} row(s) of {seq_len}; skipping it.")
+    return reader
 
 
 __all__ = ["LmTrainRecipe", "PackedBatch"]

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from seqkit.models import ModelFamilies, ModelHub
-from seqkit.recipes.batching import IndexedBatchReader
+from seqkit.recipes.batching import train_reader, valid_reader
 from seqkit.recipes.cli_args import save_config
 from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.finish import RunResult, finish_run, report_run
@@ -20,8 +20,6 @@ from seqkit.recipes.loss_units import LossEvalUnit, LossTrainUnit
 from seqkit.recipes.model_setup import build_model, num_parameters
 from seqkit.recipes.mt.config import MtTrainConfig
 from seqkit.recipes.mt.parallel_data import (
-    PairBatch,
-    TokenizedPairs,
     collate_pairs,
     read_aligned,
     read_pairs,
@@ -90,15 +88,19 @@ class MtTrainRecipe:
             f"({data.source_lang} -> {data.target_lang})."
         )
         dp = ctx.gangs.dp
-        reader = IndexedBatchReader[PairBatch](
+        reader = train_reader(
+            dp,
             num_items=len(train_tok),
             batch_size=config.train.batch_size,
-            make_batch=lambda idx: collate_pairs(train_tok, idx, pad_idx),
             seed=config.train.seed,
-            rank=dp.rank,
-            world_size=dp.size,
+            make_batch=lambda idx: collate_pairs(train_tok, idx, pad_idx),
         )
-        valid_reader = _valid_reader(valid_tok, config.train.batch_size, pad_idx, ctx)
+        valid = valid_reader(
+            dp,
+            num_items=len(valid_tok),
+            batch_size=config.train.batch_size,
+            make_batch=lambda idx: collate_pairs(valid_tok, idx, pad_idx),
+        )
         wrapped = parallelize(model, ctx, data_parallel=config.train.data_parallel)
         bleu = self._bleu_scorer(config, model, tokenizer, valid_pairs)
         if bleu is None and config.train.best_metric in ("bleu", "chrf"):
@@ -116,8 +118,8 @@ class MtTrainRecipe:
             model=model,
             unit=LossTrainUnit(wrapped, train_loss),
             reader=reader,
-            valid_unit=LossEvalUnit(model, valid_loss) if valid_reader else None,
-            valid_reader=valid_reader,
+            valid_unit=LossEvalUnit(model, valid_loss) if valid else None,
+            valid_reader=valid,
             optim=config.optim,
             train=config.train,
             recipe="mt.train",
@@ -224,22 +226,3 @@ class MtTrainRecipe:
         pairs = bleu.pairs
         for (source, reference), hyp in list(zip(pairs, bleu.last_hypotheses))[:3]:
             ctx.say(f"  src: {source}\n  ref: {reference}\n  hyp: {hyp}")
-
-
-def _valid_reader(
-    pairs: TokenizedPairs, batch_size: int, pad_idx: int, ctx: RunContext
-) -> IndexedBatchReader[PairBatch] | None:
-    dp = ctx.gangs.dp
-    if len(pairs) < dp.size:
-        return None
-    return IndexedBatchReader[PairBatch](
-        num_items=len(pairs),
-        batch_size=min(batch_size, len(pairs) // dp.size),
-        make_batch=lambda idx: collate_pairs(pairs, idx, pad_idx),
-        seed=0,
-        rank=dp.rank,
-        world_size=dp.size,
-        shuffle=False,
-        drop_remainder=False,
-        what="validation data",
-    )
