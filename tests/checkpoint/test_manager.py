@@ -145,3 +145,18 @@ def test_loading_never_unpickles_code(tmp_path: Path) -> None:
 def test_invalid_keep_last_n(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="keep_last_n"):
         _manager(tmp_path, keep_last_n=0)
+
+
+def test_best_step_and_its_model_state(tmp_path: Path) -> None:
+    manager = _manager(tmp_path, keep_last_n=None)
+    assert manager.best_step() is None
+    manager.save(1, _state(1.0))  # saved before any validation: no score
+    assert manager.best_step() is None
+    for step, score in {2: 0.7, 3: 0.5, 4: 0.5, 5: 0.9}.items():
+        manager.save(step, _state(float(step)), score=score)
+    assert manager.best_step() == 3  # the lowest score; ties go to the earliest
+    assert torch.equal(manager.load_model_state(3)["w"], torch.full((3, 2), 3.0))
+    # The weights are verified against the manifest before they are used.
+    (manager.step_dir(3) / "model.safetensors").write_bytes(b"torn")
+    with pytest.raises(CorruptCheckpointError, match=r"model\.safetensors"):
+        manager.load_model_state(3)

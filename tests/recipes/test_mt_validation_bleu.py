@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
+from safetensors.torch import load_file
 
 from seqkit.checkpoint import StandardCheckpointManager
 from seqkit.checkpoint.manifest import read_manifest
@@ -116,9 +118,12 @@ def test_early_stopping_and_keep_best_by_bleu(
         "train.validate_every_n_steps=2",
         "train.checkpoint_every_n_steps=2",
         "bleu.num_sentences=10",
+        "train.final_model=best",
     )
     assert code == 0
-    assert "Stopped at step 4 (early_stopping)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Stopped at step 4 (early_stopping)" in printed
+    assert "(weights of step 2, the best validation checkpoint)" in printed
     valid = _rows(out, "valid")
     assert [r["step"] for r in valid] == [2, 4]
     assert valid[0]["bleu"] == valid[1]["bleu"]
@@ -126,6 +131,13 @@ def test_early_stopping_and_keep_best_by_bleu(
     assert manager.committed_steps() == [2, 4]
     score = read_manifest(manager.step_dir(2), verify=False).score
     assert score == -valid[0]["bleu"]  # stored negated: keep-best keeps the lowest
+    # train.final_model=best: the exported model and its card are step 2's.
+    best = manager.load_model_state(2)
+    exported = load_file(out / "model" / "model.safetensors")
+    assert exported.keys() <= best.keys()  # the export stores tied weights once
+    assert all(torch.equal(best[k], exported[k]) for k in exported)
+    card = yaml.safe_load((out / "card.yaml").read_text())
+    assert (card["trained_steps"], card["weights_from_step"]) == (4, 2)
 
 
 def test_best_metric_must_be_a_validation_metric(
@@ -142,10 +154,16 @@ def test_best_metric_must_be_a_validation_metric(
     code = _train(tmp_path / "off", copy_tsv, "train.best_metric=bleu", "bleu.num_sentences=0")
     assert code == 2
     assert "bleu.num_sentences" in capsys.readouterr().err
-    # Selecting by BLEU with BLEU switched off fails before training.
-    code = _train(tmp_path / "off", copy_tsv, "train.best_metric=bleu", "bleu.num_sentences=0")
+    # Exporting the best checkpoint needs one to be kept, and scored at its step.
+    code = _train(tmp_path / "best", copy_tsv, "train.final_model=best")
     assert code == 2
-    assert "bleu.num_sentences" in capsys.readouterr().err
+    assert "train.keep_best_checkpoints >= 1" in capsys.readouterr().err
+    code = _train(
+        tmp_path / "best", copy_tsv, "train.final_model=best", "train.keep_best_checkpoints=1",
+        "train.validate_every_n_steps=4", "train.checkpoint_every_n_steps=6",
+    )  # fmt: skip
+    assert code == 2
+    assert "a multiple of train.validate_every_n_steps (4)" in capsys.readouterr().err
 
 
 def _sharded_rank(rank: int, port: int, out_dir: Path, card: str) -> None:

@@ -113,6 +113,25 @@ def test_early_stopping_and_keep_best_on_a_higher_is_better_metric(tmp_path: Pat
     assert manifest.score == -accuracy[best_step]
 
 
+def test_only_checkpoints_at_a_validation_step_are_scored(tmp_path: Path) -> None:
+    # Validation at 3 and 6, checkpoints at 2, 4 and 6: the checkpoint of step 4 must not
+    # carry step 3's loss (those were other weights), or keep-best could keep it wrongly.
+    trainer = build_trainer(tmp_path, max_num_steps=6, checkpoint_every=2, validate_every_n_steps=3)
+    trainer.checkpoint_manager = StandardCheckpointManager(
+        tmp_path / "checkpoints", FakeGang(), keep_last_n=None
+    )
+    trainer.run()
+    manager = StandardCheckpointManager(tmp_path / "checkpoints", FakeGang())
+    scores = {
+        step: read_manifest(manager.step_dir(step), verify=False).score
+        for step in manager.committed_steps()
+    }
+    assert scores[2] is None
+    assert scores[4] is None
+    assert scores[6] is not None
+    assert manager.best_step() == 6
+
+
 def test_scorer_errors_are_pointed() -> None:
     class Clashing(ValidationScorer):
         def __call__(self, step: int, gang: Gang) -> Mapping[str, float]:

@@ -177,15 +177,8 @@ class StandardCheckpointManager(CheckpointManager):
         keep_set = {keep}
         keep_set.update(steps if self._keep_last_n is None else steps[-self._keep_last_n :])
         if self._keep_best_n > 0:
-            scored: list[tuple[float, int]] = []
-            for step in steps:
-                try:
-                    score = read_manifest(self.step_dir(step), verify=False).score
-                except CorruptCheckpointError:
-                    continue
-                if score is not None:
-                    scored.append((score, step))
-            keep_set.update(step for _, step in sorted(scored)[: self._keep_best_n])
+            scored = self._scored_steps(steps)
+            keep_set.update(step for _, step in scored[: self._keep_best_n])
         for step in steps:
             if step not in keep_set:
                 doomed = self.step_dir(step)
@@ -239,6 +232,30 @@ class StandardCheckpointManager(CheckpointManager):
             trainer=_as_dict(load_object(path / TRAINER_FILE), path),
             rank=rank_state,
         )
+
+    def best_step(self) -> int | None:
+        """The committed step with the lowest score (ties: the earliest), or None when no
+        checkpoint was saved with a score."""
+        scored = self._scored_steps(self.committed_steps())
+        return scored[0][1] if scored else None
+
+    def _scored_steps(self, steps: list[int]) -> list[tuple[float, int]]:
+        """``(score, step)`` of the checkpoints saved with a score, best first."""
+        scored: list[tuple[float, int]] = []
+        for step in steps:
+            try:
+                score = read_manifest(self.step_dir(step), verify=False).score
+            except CorruptCheckpointError:
+                continue
+            if score is not None:
+                scored.append((score, step))
+        return sorted(scored)
+
+    def load_model_state(self, step: int) -> dict[str, Tensor]:
+        """The model state dict of checkpoint ``step``, verified against its manifest."""
+        path = self.step_dir(step)
+        read_manifest(path, verify=True)
+        return load_tensors(path / MODEL_FILE)
 
     def _newest_valid(self) -> int | None:
         for step in reversed(self.committed_steps()):

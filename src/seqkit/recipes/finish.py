@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from torch import nn
 from torch.distributed.tensor import DTensor
 
+from seqkit.checkpoint import StandardCheckpointManager
 from seqkit.gang import get_consolidated_state_dict
 from seqkit.models import create_model, save_model
 from seqkit.recipes.card import ModelCardInfo, write_card
@@ -15,6 +17,7 @@ from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.loss_curve import plot_loss_curves, read_loss_curve, text_curve
 from seqkit.recipes.run_context import RunContext
 from seqkit.recipes.tokenizer_setup import RunTokenizer
+from seqkit.recipes.training import CHECKPOINT_DIR
 from seqkit.trainer import TrainSummary, unwrap_model
 
 _TITLES = {"lm": "Language-model training loss", "translation": "Translation training loss"}
@@ -45,6 +48,9 @@ class RunResult:
     plot_path: Path | None
     """The loss-curve PNG, if matplotlib is installed."""
 
+    weights_step: int
+    """The step whose weights were saved (``summary.step`` unless the best was chosen)."""
+
 
 def finish_run(
     ctx: RunContext,
@@ -54,14 +60,22 @@ def finish_run(
     family: str,
     task: str,
     summary: TrainSummary,
+    final_model: Literal["last", "best"] = "last",
     extra: dict[str, object] | None = None,
 ) -> RunResult:
-    """Save the model, write the card and the loss plot (rank 0); return the result."""
+    """Save the model, write the card and the loss plot (rank 0); return the result.
+
+    ``final_model="best"`` saves the weights of the best kept checkpoint instead of the
+    last step's.
+    """
     card_path = ctx.output_dir / "card.yaml"
     metrics = ctx.output_dir / "metrics.jsonl"
     curve = read_loss_curve(metrics)
     plot: Path | None = None
     plain = _plain_model(ctx, model)
+    weights_step = summary.step
+    if final_model == "best":
+        weights_step = _load_best(ctx, plain)
     if ctx.is_main:
         model_dir = ctx.output_dir / MODEL_DIR
         save_model(plain, model_dir)
@@ -74,7 +88,11 @@ def finish_run(
                     tokenizer=tokenizer.path,
                     tokenizer_family=tokenizer.family,
                     task=task,
-                    extra={"trained_steps": summary.step, **(extra or {})},
+                    extra={
+                        "trained_steps": summary.step,
+                        "weights_from_step": weights_step,
+                        **(extra or {}),
+                    },
                 ),
                 ctx.output_dir,
             )
@@ -91,7 +109,23 @@ def finish_run(
         first_loss=curve[0][1] if curve else None,
         last_loss=curve[-1][1] if curve else None,
         plot_path=plot,
+        weights_step=weights_step,
     )
+
+
+def _load_best(ctx: RunContext, plain: nn.Module) -> int:
+    """Load the best kept checkpoint's weights into ``plain`` (rank 0); return its step."""
+    checkpoints = StandardCheckpointManager(ctx.output_dir / CHECKPOINT_DIR, ctx.gangs.root)
+    step = checkpoints.best_step()
+    if step is None:
+        raise RecipeError(
+            f"train.final_model=best, but no checkpoint in {checkpoints.directory} has a "
+            "validation score: validation needs data (data.valid_*) and a checkpoint at a "
+            "validation step."
+        )
+    if ctx.is_main:
+        plain.load_state_dict(checkpoints.load_model_state(step))
+    return step
 
 
 def _plain_model(ctx: RunContext, model: nn.Module) -> nn.Module:
@@ -137,7 +171,10 @@ def report_run(ctx: RunContext, result: RunResult, *, usage: list[str]) -> None:
         lines.append(f"Skipped {summary.num_skipped_steps} non-finite step(s).")
     for corrupt in summary.corrupt_checkpoints:
         lines.append(f"Ignored a corrupt checkpoint: {corrupt}")
-    lines.append(f"Model:    {ctx.output_dir / MODEL_DIR}")
+    chosen = ""
+    if result.weights_step != summary.step:
+        chosen = f" (weights of step {result.weights_step}, the best validation checkpoint)"
+    lines.append(f"Model:    {ctx.output_dir / MODEL_DIR}{chosen}")
     if result.card_path.is_file():
         lines.append(f"Card:     {result.card_path}")
     lines.append(f"Metrics:  {ctx.output_dir / 'metrics.jsonl'}")

@@ -124,6 +124,10 @@ class TrainSection:
     keep_best_checkpoints: int = 0
     """Also keep this many checkpoints with the best ``best_metric`` (0: the last ones only)."""
 
+    final_model: Literal["last", "best"] = "last"
+    """Which weights ``OUTPUT_DIR/model`` (and the card) get: the last step's, or those of the
+    kept checkpoint with the best ``best_metric`` (needs ``keep_best_checkpoints >= 1``)."""
+
     early_stopping_patience: int | None = None
     """Stop after this many validations without a better ``best_metric``; ``null``: never."""
 
@@ -154,5 +158,19 @@ class TrainSection:
                 raise ValueError(f"train.{name} must be >= 1, but is {getattr(self, name)}")
         if self.keep_best_checkpoints < 0:
             raise ValueError("train.keep_best_checkpoints must be >= 0")
+        if self.final_model == "best" and self.keep_best_checkpoints < 1:
+            raise ValueError(
+                "train.final_model=best exports the best kept checkpoint: set "
+                "train.keep_best_checkpoints >= 1"
+            )
+        if (
+            self.final_model == "best"
+            and self.checkpoint_every_n_steps % self.validate_every_n_steps
+        ):
+            raise ValueError(
+                "train.final_model=best ranks checkpoints by the validation at their step: make "
+                f"train.checkpoint_every_n_steps ({self.checkpoint_every_n_steps}) a multiple of "
+                f"train.validate_every_n_steps ({self.validate_every_n_steps})"
+            )
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise ValueError("train.early_stopping_patience must be >= 1 (or null)")

@@ -109,6 +109,7 @@ class Trainer(Generic[BatchT]):
         self._elapsed_before = 0.0
         self._started: float | None = None
         self._valid_metrics: dict[str, float] = {}
+        self._valid_step: int | None = None
         self._last_metrics: dict[str, float] = {}
         self._iterator: Iterator[BatchT] | None = None
         self._step_lr = 0.0
@@ -349,6 +350,7 @@ class Trainer(Generic[BatchT]):
             scorers=self.valid_scorers,
             step=self.step,
         )
+        self._valid_step = self.step
         record_all(self.recorders, self.valid_unit.name, self.step, self._valid_metrics)
         return self.early_stopper is not None and self.early_stopper.update(self._valid_metrics)
 
@@ -371,8 +373,9 @@ class Trainer(Generic[BatchT]):
 
     def _checkpoint_score(self) -> float | None:
         """The last validation's ``best_checkpoint_metric``, negated when higher is better
-        (checkpoint managers keep the lowest scores); None before any validation."""
-        if not self._valid_metrics:
+        (checkpoint managers keep the lowest scores); None unless validation ran at this
+        very step (an older validation scored other weights)."""
+        if not self._valid_metrics or self._valid_step != self.step:
             return None
         name = self.config.best_checkpoint_metric
         if name not in self._valid_metrics:
@@ -397,6 +400,7 @@ class Trainer(Generic[BatchT]):
             "grad_scaler": self.grad_scaler.state_dict() if self.grad_scaler else {},
             "early_stopping": self.early_stopper.state_dict() if self.early_stopper else {},
             "valid_metrics": dict(self._valid_metrics),
+            "valid_step": self._valid_step,
             "data_global": (
                 dict(reader.global_state_dict())
                 if isinstance(reader, GlobalPositionReader)
@@ -456,6 +460,8 @@ class Trainer(Generic[BatchT]):
         self._elapsed_before = float(str(t["elapsed_s"]))
         valid = t.get("valid_metrics")
         self._valid_metrics = dict(valid) if isinstance(valid, dict) else {}
+        valid_step = t.get("valid_step")
+        self._valid_step = valid_step if isinstance(valid_step, int) else None
         self._iterator = None
         if loaded.rank is not None:
             self.reader.load_state_dict(_mapping(loaded.rank["data"]))

@@ -120,6 +120,7 @@ class LmFinetuneRecipe:
             family=family,
             task="lm",
             summary=summary,
+            final_model=config.train.final_model,
             extra={"prompt_template": config.data.prompt_template, "finetuned_from": ref},
         )
         example_prompt = format_prompt(config.data.prompt_template, "Who was Moses?")

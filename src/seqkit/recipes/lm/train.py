@@ -102,6 +102,7 @@ class LmTrainRecipe:
             family=config.model.family,
             task="lm",
             summary=summary,
+            final_model=config.train.final_model,
         )
         card = result.card_path
         report_run(

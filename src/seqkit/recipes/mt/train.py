@@ -132,6 +132,7 @@ class MtTrainRecipe:
             family=str(getattr(model, "family", config.model.family)),
             task="translation",
             summary=summary,
+            final_model=config.train.final_model,
             extra={"source_lang": data.source_lang, "target_lang": data.target_lang},
         )
         if bleu is not None:
