@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, cast
 
 import torch
@@ -67,6 +68,43 @@ def check_prompts(prompts: Sequence[Tensor], what: str = "prompt") -> list[int]:
             )
         lens.append(int(prompt.numel()))
     return lens
+
+
+@dataclass(frozen=True)
+class PromptRows:
+    """The decoder batch of a generate() call: every prompt (and source) repeated
+    ``copies`` times, consecutively."""
+
+    prompt_lens: list[int]
+    """Length of each original prompt."""
+
+    rows: list[Tensor]
+    """The repeated prompts: row ``i * copies + j`` is copy ``j`` of prompt ``i``."""
+
+    sources: list[Tensor] | None
+    """The sources, repeated alike (encoder-decoder models), or ``None``."""
+
+    lens: Tensor
+    """Prompt length of every row."""
+
+
+def repeat_prompts(
+    prompts: Sequence[Tensor], sources: Sequence[Tensor] | None, copies: int
+) -> PromptRows:
+    """Check the prompts (and that there is one source per prompt) and repeat each."""
+    prompt_lens = check_prompts(prompts)
+    if sources is not None and len(sources) != len(prompts):
+        raise GenerationError(
+            f"got {len(sources)} sources for {len(prompts)} prompts; pass one each."
+        )
+    return PromptRows(
+        prompt_lens=prompt_lens,
+        rows=[p for p in prompts for _ in range(copies)],
+        sources=None if sources is None else [s for s in sources for _ in range(copies)],
+        lens=torch.tensor(
+            [n for n in prompt_lens for _ in range(copies)], device=prompts[0].device
+        ),
+    )
 
 
 class CachedDecoder:

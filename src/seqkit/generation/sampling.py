@@ -10,7 +10,7 @@ from torch import Tensor
 from torch.nn import Module
 from typing_extensions import override
 
-from seqkit.generation._decoding import CachedDecoder, check_prompts, pad_right
+from seqkit.generation._decoding import CachedDecoder, pad_right, repeat_prompts
 from seqkit.generation.errors import GenerationError
 from seqkit.generation.generator import SequenceGenerator
 from seqkit.generation.output import GenerationOutput, Hypothesis
@@ -61,16 +61,15 @@ class SamplingGenerator(SequenceGenerator):
         *,
         sources: Sequence[Tensor] | None = None,
     ) -> GenerationOutput:
-        prompt_lens = check_prompts(prompts)
-        if sources is not None and len(sources) != len(prompts):
-            raise GenerationError(
-                f"got {len(sources)} sources for {len(prompts)} prompts; pass one each."
-            )
         n = self.num_gens
-        rows = [p for p in prompts for _ in range(n)]
-        row_sources = None if sources is None else [s for s in sources for _ in range(n)]
+        repeated = repeat_prompts(prompts, sources, n)
+        prompt_lens, rows, row_sources, lens = (
+            repeated.prompt_lens,
+            repeated.rows,
+            repeated.sources,
+            repeated.lens,
+        )
         device = prompts[0].device
-        lens = torch.tensor([x for x in prompt_lens for _ in range(n)], device=device)
         min_len, max_len = min(prompt_lens), max(prompt_lens)
         total_len = max_len + self.max_gen_len
         seqs = pad_right(rows, pad_idx=self.pad_idx, total_len=total_len)

@@ -16,6 +16,7 @@ from seqkit.generation.text_support import (
     default_pad_idx,
     device_of,
     limit_to_vocabulary,
+    text_results,
 )
 from seqkit.text.tokenizer import TextTokenizer
 
@@ -79,12 +80,7 @@ class TextCompleter:
         output = self._limited.generate(self.model, prompts)
         best = [group[0] for group in output.hypotheses]
         completions = self._decoder.decode_batch([h.tokens for h in best])
-        results: list[str] | list[tuple[str, float]]
-        if return_scores:
-            results = [(c, h.score) for c, h in zip(completions, best)]
-        else:
-            results = completions
-        return results[0] if isinstance(text, str) else results
+        return text_results(text, completions, best, return_scores)
 
     def perplexity(self, text: str | Sequence[str]) -> float:
         """Perplexity of the model on ``text`` (BOS and EOS added, EOS scored)."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 
 import torch
 from torch.nn import Module
 
 from seqkit.generation.errors import GenerationError
 from seqkit.generation.generator import SequenceGenerator
+from seqkit.generation.output import Hypothesis
 from seqkit.generation.step_processor import VocabularyLimitProcessor
 from seqkit.text.vocabulary import VocabularyInfo
 
@@ -39,3 +41,16 @@ def limit_to_vocabulary(generator: SequenceGenerator, vocab: VocabularyInfo) -> 
     limited = copy.copy(generator)
     limited.step_processors = [*generator.step_processors, VocabularyLimitProcessor(vocab.size)]
     return limited
+
+
+def text_results(
+    text: str | Sequence[str], strings: list[str], best: list[Hypothesis], return_scores: bool
+) -> str | list[str] | tuple[str, float] | list[tuple[str, float]]:
+    """Shape decoded ``strings`` like the input ``text`` (one or a list), each paired with
+    its hypothesis's score when ``return_scores``."""
+    results: list[str] | list[tuple[str, float]]
+    if return_scores:
+        results = [(s, h.score) for s, h in zip(strings, best, strict=True)]
+    else:
+        results = strings
+    return results[0] if isinstance(text, str) else results

@@ -18,6 +18,7 @@ from seqkit.generation.text_support import (
     default_pad_idx,
     device_of,
     limit_to_vocabulary,
+    text_results,
 )
 from seqkit.text.tokenizer import TextTokenizer
 
@@ -94,12 +95,7 @@ class TextTranslator:
         output = self._limited.generate(self.model, prefixes, sources=sources)
         best = [group[0] for group in output.hypotheses]
         translations = self._decoder.decode_batch([h.tokens for h in best])
-        results: list[str] | list[tuple[str, float]]
-        if return_scores:
-            results = [(t, h.score) for t, h in zip(translations, best)]
-        else:
-            results = translations
-        return results[0] if isinstance(text, str) else results
+        return text_results(text, translations, best, return_scores)
 
     def score(self, sources: Sequence[str], targets: Sequence[str]) -> list[float]:
         """Summed log-probability of each given translation ``targets[i]`` of ``sources[i]``
