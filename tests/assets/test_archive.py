@@ -137,3 +137,45 @@ def test_corrupt_archive_is_an_asset_error(tmp_path: Path) -> None:
     out.mkdir()
     with pytest.raises(AssetArchiveError, match="cannot extract"):
         extract_archive(bad, out)
+
+
+def _zeros_zip(path: Path, size: int) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.bin", bytes(size))
+    return path
+
+
+def test_decompression_bombs_are_refused_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    size = 20 * 1024 * 1024  # deflates ~1000x: far past the default limit of 200x
+    bomb = _zeros_zip(tmp_path / "bomb.zip", size)
+    gz_bomb = _tar(tmp_path / "bomb.tar.gz", [(_file("zeros.bin"), bytes(size))])
+    for archive in (bomb, gz_bomb):
+        out = tmp_path / f"out-{archive.name}"
+        out.mkdir()
+        with pytest.raises(AssetArchiveError, match="likely decompression bomb") as err:
+            extract_archive(archive, out)
+        assert "SEQKIT_MAX_ARCHIVE_EXPANSION" in str(err.value)
+        assert list(out.iterdir()) == []
+    # A trusted archive: the limit raised by the caller or through the environment.
+    out = tmp_path / "trusted"
+    out.mkdir()
+    extract_archive(bomb, out, max_expansion=None)
+    assert (out / "zeros.bin").stat().st_size == size
+    monkeypatch.setenv("SEQKIT_MAX_ARCHIVE_EXPANSION", "0")
+    again = tmp_path / "env"
+    again.mkdir()
+    extract_archive(gz_bomb, again)
+    assert (again / "zeros.bin").stat().st_size == size
+    monkeypatch.setenv("SEQKIT_MAX_ARCHIVE_EXPANSION", "lots")
+    with pytest.raises(AssetArchiveError, match="is not a number"):
+        extract_archive(bomb, again)
+
+
+def test_small_archives_are_not_checked_for_expansion(tmp_path: Path) -> None:
+    archive = _zeros_zip(tmp_path / "small.zip", 1024 * 1024)  # 1000x, but only 1 MiB
+    out = tmp_path / "out"
+    out.mkdir()
+    extract_archive(archive, out)
+    assert (out / "zeros.bin").read_bytes() == bytes(1024 * 1024)
