@@ -668,7 +668,9 @@ EncodingErrors parse_errors(const std::string& s) {
   if (s == "strict") return EncodingErrors::kStrict;
   if (s == "replace") return EncodingErrors::kReplace;
   if (s == "ignore") return EncodingErrors::kIgnore;
-  throw nb::value_error(("encoding_errors must be 'strict', 'replace' or 'ignore', not '" + s + "'").c_str());
+  if (s == "report") return EncodingErrors::kReport;
+  throw nb::value_error(
+      ("encoding_errors must be 'strict', 'replace', 'ignore' or 'report', not '" + s + "'").c_str());
 }
 
 // Builds a node, turning C++ failures (bad files) into the component's read error.

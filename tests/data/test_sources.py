@@ -66,6 +66,22 @@ def test_read_text_encoding_policies(tmp_path: Path) -> None:
     assert next(p) == "good"
 
 
+def test_read_text_report_mode_yields_bad_lines_as_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"good\nba\xffd\r\n\n\xc3\xa9t\xc3\xa9\ncut \xe2\x82")
+    expected = ["good", b"ba\xffd", "", "\u00e9t\u00e9", b"cut \xe2\x82"]
+    assert list(read_text(path, encoding_errors="report").and_return()) == expected
+    # The bytes are the raw line: consumers count lines and report the bad ones by number.
+    check_resume_everywhere(lambda: read_text(path, encoding_errors="report").and_return())
+
+
+def test_read_text_rejects_unknown_policy(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text("a\n")
+    with pytest.raises(ValueError, match="'report'"):
+        read_text(path, encoding_errors="surrogateescape")  # type: ignore[arg-type]
+
+
 def test_read_text_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataReadError, match=r"missing\.txt"):
         read_text(tmp_path / "missing.txt")

@@ -9,7 +9,7 @@ from seqkit import _native
 from seqkit._native import DataPipelineBuilder
 from seqkit.data.errors import DataReadError
 
-EncodingErrors = Literal["strict", "replace", "ignore"]
+EncodingErrors = Literal["strict", "replace", "ignore", "report"]
 
 
 def read_text(
@@ -24,15 +24,19 @@ def read_text(
 
     Lines end at ``\\n`` or ``\\r\\n`` (the ending is removed). ``rtrim``/``ltrim`` strip
     whitespace, ``skip_empty`` drops empty lines. Invalid UTF-8 raises an error naming
-    the line (``"strict"``), becomes U+FFFD (``"replace"``) or is dropped (``"ignore"``).
+    the line (``"strict"``), becomes U+FFFD (``"replace"``), is dropped (``"ignore"``),
+    or the line comes out unchanged as ``bytes`` (``"report"``), so that a consumer that
+    counts lines can report it by number and skip it: the one mode in which no line is
+    lost or altered without the consumer knowing.
     The file is memory-mapped, so files over 4 GiB work; a ``shard()`` right after this
     source gives each shard a contiguous byte range of the file instead of reading it all.
     """
     file = Path(path)
     if not file.is_file():
         raise DataReadError(f"the text file '{file}' does not exist or is not a file")
-    if encoding_errors not in ("strict", "replace", "ignore"):
+    if encoding_errors not in ("strict", "replace", "ignore", "report"):
         raise ValueError(
-            f"encoding_errors must be 'strict', 'replace' or 'ignore', not {encoding_errors!r}"
+            "encoding_errors must be 'strict', 'replace', 'ignore' or 'report', "
+            f"not {encoding_errors!r}"
         )
     return _native.read_text(str(file), rtrim, ltrim, skip_empty, encoding_errors)
