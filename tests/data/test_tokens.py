@@ -1,13 +1,24 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from seqkit.data import DataReadError, load_token_index, read_tokens, write_tokens
+from seqkit.data import (
+    DataReadError,
+    DataWriteError,
+    TokenDatasetInfo,
+    TokenWriter,
+    load_token_index,
+    read_tokens,
+    token_dtype,
+    write_tokens,
+)
 from tests.data.conftest import check_resume_everywhere
 
 
@@ -100,3 +111,63 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="uint32"):
         write_tokens(tmp_path / "big", [[70000]])
     assert not (tmp_path / "big").exists()
+
+
+def test_token_writer_streams_batches_and_parallel_columns(tmp_path: Path) -> None:
+    out = tmp_path / "par"
+    with TokenWriter(out, dtype="uint16", columns=("source", "target")) as writer:
+        for start in (0, 3):
+            for column, scale in (("source", 1), ("target", 10)):
+                lengths = np.array([1, 2, 0], dtype=np.int64)
+                tokens = (np.arange(start, start + 3) * scale).astype("<u2")
+                writer.write(tokens, lengths, column=column)
+        writer.add_json("manifest.json", {"note": "é"})
+        assert not out.exists()  # hidden until committed
+    assert writer.info("source") == TokenDatasetInfo(dtype="uint16", num_documents=6, num_tokens=6)
+    rows = [{k: v.tolist() for k, v in x.items()} for x in read_tokens(out).and_return()]
+    assert rows[:3] == [
+        {"source": [0], "target": [0]},
+        {"source": [1, 2], "target": [10, 20]},
+        {"source": [], "target": []},
+    ]
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8")) == {"note": "é"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["par"]
+
+
+def test_token_writer_exception_leaves_nothing_and_keeps_old(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    write_tokens(out, [[7]])
+    with pytest.raises(DataWriteError, match="already exists"):
+        TokenWriter(out)
+    with pytest.raises(RuntimeError, match="boom"):
+        with TokenWriter(out, overwrite=True) as writer:
+            writer.write(np.array([1, 2], dtype="<u2"), np.array([2]))
+            raise RuntimeError("boom")
+    assert [x.tolist() for x in read_tokens(out).and_return()] == [[7]]  # old one intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_token_writer_checks_range_and_alignment(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="70000 does not fit uint16"):
+        with TokenWriter(tmp_path / "a") as writer:
+            writer.write(np.array([1, 70000]), np.array([2]))
+    with pytest.raises(ValueError, match="different numbers of documents"):
+        with TokenWriter(tmp_path / "b", columns=("source", "target")) as writer:
+            writer.write(np.array([1]), np.array([1]), column="source")
+    assert list(tmp_path.iterdir()) == []
+    assert token_dtype(65536) == "uint16"  # ids 0..65535 fit
+    assert token_dtype(65537) == "uint32"
+
+
+def test_token_writer_removes_partials_of_dead_processes(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = tmp_path / f".ds.partial-{int(dead.stdout)}"
+    stale.mkdir()
+    (stale / "tokens.bin").write_bytes(b"\0\0")
+    write_tokens(tmp_path / "ds", [[1]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]

@@ -14,6 +14,7 @@ from seqkit.data.errors import (
     DataPipelineError,
     DataPipelineStateError,
     DataReadError,
+    DataWriteError,
 )
 from seqkit.data.files import list_files
 from seqkit.data.pipeline import (
@@ -30,8 +31,11 @@ from seqkit.data.pipeline import (
 from seqkit.data.text import read_text
 from seqkit.data.tokens import (
     TokenDatasetInfo,
+    TokenDType,
+    TokenWriter,
     load_token_index,
     read_tokens,
+    token_dtype,
     write_tokens,
 )
 
@@ -44,7 +48,10 @@ __all__ = [
     "DataPipelineError",
     "DataPipelineStateError",
     "DataReadError",
+    "DataWriteError",
+    "TokenDType",
     "TokenDatasetInfo",
+    "TokenWriter",
     "concat",
     "constant",
     "count",
@@ -56,6 +63,7 @@ __all__ = [
     "read_tokens",
     "round_robin",
     "sample",
+    "token_dtype",
     "write_tokens",
     "zip",
 ]
