@@ -139,21 +139,27 @@ def test_token_writer_exception_leaves_nothing_and_keeps_old(tmp_path: Path) -> 
     write_tokens(out, [[7]])
     with pytest.raises(DataWriteError, match="already exists"):
         TokenWriter(out)
-    with pytest.raises(RuntimeError, match="boom"):
+
+    def interrupted() -> None:
         with TokenWriter(out, overwrite=True) as writer:
             writer.write(np.array([1, 2], dtype="<u2"), np.array([2]))
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        interrupted()
     assert [x.tolist() for x in read_tokens(out).and_return()] == [[7]]  # old one intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
 
 
 def test_token_writer_checks_range_and_alignment(tmp_path: Path) -> None:
+    writer = TokenWriter(tmp_path / "a")
     with pytest.raises(ValueError, match="70000 does not fit uint16"):
-        with TokenWriter(tmp_path / "a") as writer:
-            writer.write(np.array([1, 70000]), np.array([2]))
+        writer.write(np.array([1, 70000]), np.array([2]))
+    writer.abort()
+    pair = TokenWriter(tmp_path / "b", columns=("source", "target"))
+    pair.write(np.array([1]), np.array([1]), column="source")
     with pytest.raises(ValueError, match="different numbers of documents"):
-        with TokenWriter(tmp_path / "b", columns=("source", "target")) as writer:
-            writer.write(np.array([1]), np.array([1]), column="source")
+        pair.commit()
     assert list(tmp_path.iterdir()) == []
     assert token_dtype(65536) == "uint16"  # ids 0..65535 fit
     assert token_dtype(65537) == "uint32"

@@ -111,8 +111,8 @@ def remove_stale_partials(final: Path) -> list[Path]:
         return removed
     for entry in final.parent.iterdir():
         pid = entry.name.removeprefix(prefix)
-        if pid != entry.name and pid.isdigit() and int(pid) != os.getpid():
-            if not _pid_alive(int(pid)):
-                shutil.rmtree(entry, ignore_errors=True)
-                removed.append(entry)
+        stale = pid != entry.name and pid.isdigit() and int(pid) != os.getpid()
+        if stale and not _pid_alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
     return removed

@@ -203,7 +203,7 @@ class TokenWriter:
                     "use dtype='uint32'"
                 )
             tokens = tokens.astype(self._np_dtype)
-        col.file.write(memoryview(np.ascontiguousarray(tokens)).cast("B"))
+        np.ascontiguousarray(tokens).tofile(col.file)
         col.lengths.append(lengths.astype(np.int64, copy=False))
         col.num_documents += int(lengths.shape[0])
         col.num_tokens += int(tokens.shape[0])
