@@ -6,7 +6,9 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <string>
@@ -685,6 +687,66 @@ PyBuilder build_source(F&& f) {
   raise_error("DataReadError", error, nb::dict(), nullptr);
 }
 
+// Lists of token ids (what a batch encoder returns) joined into one array of `dtype`, each
+// row framed by `prefix` and `suffix`, plus the length of each row: one C++ pass instead
+// of a Python loop over every id (the flattening cost 8% of a sentencepiece batch encode).
+template <typename T>
+nb::tuple concat_ids_as(PyObject* batch, const std::vector<std::int64_t>& prefix,
+                        const std::vector<std::int64_t>& suffix, std::int64_t max_id) {
+  Py_ssize_t rows = PyList_GET_SIZE(batch);
+  auto frame = static_cast<std::int64_t>(prefix.size() + suffix.size());
+  auto* lengths = new std::int64_t[static_cast<std::size_t>(rows)];
+  nb::capsule lengths_owner(lengths, [](void* p) noexcept { delete[] static_cast<std::int64_t*>(p); });
+  std::int64_t total = 0;
+  for (Py_ssize_t r = 0; r < rows; ++r) {
+    PyObject* row = PyList_GET_ITEM(batch, r);
+    if (!PyList_Check(row)) {
+      throw nb::type_error(("row " + std::to_string(r) + " of the batch is not a list of ids").c_str());
+    }
+    lengths[r] = static_cast<std::int64_t>(PyList_GET_SIZE(row)) + frame;
+    total += lengths[r];
+  }
+  auto* tokens = new T[static_cast<std::size_t>(std::max<std::int64_t>(total, 1))];
+  nb::capsule tokens_owner(tokens, [](void* p) noexcept { delete[] static_cast<T*>(p); });
+  auto check = [&](std::int64_t id, Py_ssize_t r) {
+    if (id < 0 || id > max_id) {
+      throw nb::value_error(("token id " + std::to_string(id) + " of row " + std::to_string(r) +
+                             " does not fit the dtype (0 to " + std::to_string(max_id) + ")")
+                                .c_str());
+    }
+    return static_cast<T>(id);
+  };
+  T* out = tokens;
+  for (Py_ssize_t r = 0; r < rows; ++r) {
+    for (std::int64_t id : prefix) *out++ = check(id, r);
+    PyObject* row = PyList_GET_ITEM(batch, r);
+    Py_ssize_t n = PyList_GET_SIZE(row);
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      int overflow = 0;
+      long long id = PyLong_AsLongLongAndOverflow(PyList_GET_ITEM(row, i), &overflow);
+      if (id == -1 && PyErr_Occurred()) throw nb::python_error();
+      if (overflow != 0) id = -1;
+      *out++ = check(id, r);
+    }
+    for (std::int64_t id : suffix) *out++ = check(id, r);
+  }
+  std::size_t tokens_shape[1] = {static_cast<std::size_t>(total)};
+  std::size_t lengths_shape[1] = {static_cast<std::size_t>(rows)};
+  return nb::make_tuple(nb::ndarray<nb::numpy, T>(tokens, 1, tokens_shape, tokens_owner),
+                        nb::ndarray<nb::numpy, std::int64_t>(lengths, 1, lengths_shape, lengths_owner));
+}
+
+nb::tuple concat_ids(nb::handle batch, const std::vector<std::int64_t>& prefix,
+                     const std::vector<std::int64_t>& suffix, const std::string& dtype) {
+  if (!PyList_Check(batch.ptr())) throw nb::type_error("concat_ids expects a list of lists of ids");
+  if (dtype == "uint16") return concat_ids_as<std::uint16_t>(batch.ptr(), prefix, suffix, 0xFFFF);
+  if (dtype == "uint32") return concat_ids_as<std::uint32_t>(batch.ptr(), prefix, suffix, 0xFFFFFFFFLL);
+  if (dtype == "int64") {
+    return concat_ids_as<std::int64_t>(batch.ptr(), prefix, suffix, std::numeric_limits<std::int64_t>::max());
+  }
+  throw nb::value_error(("dtype must be 'uint16', 'uint32' or 'int64', not '" + dtype + "'").c_str());
+}
+
 }  // namespace
 
 NB_MODULE(_native, m) {
@@ -916,4 +978,6 @@ NB_MODULE(_native, m) {
         return count_lines(file.view());
       },
       nb::arg("path"), "Count the lines of a text file ('\\n' or '\\r\\n' endings).");
+  m.def("concat_ids", &concat_ids, nb::arg("batch"), nb::arg("prefix"), nb::arg("suffix"),
+        nb::arg("dtype"), "Join lists of token ids into (tokens, lengths) NumPy arrays.");
 }

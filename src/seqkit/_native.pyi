@@ -3,6 +3,9 @@
 from collections.abc import Callable, Sequence
 from typing import Any, Self, final
 
+import numpy as np
+import numpy.typing as npt
+
 @final
 class DataPipeline:
     """An iterable, resettable, resumable data pipeline."""
@@ -101,3 +104,8 @@ def num_threads() -> int:
 
 def count_lines(path: str) -> int:
     """Count the lines of a text file ('\\n' or '\\r\\n' endings)."""
+
+def concat_ids(
+    batch: list[list[int]], prefix: list[int], suffix: list[int], dtype: str
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """Join lists of token ids into (tokens, lengths) NumPy arrays."""

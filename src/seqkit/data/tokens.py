@@ -106,6 +106,22 @@ def _read_one(directory: Path) -> DataPipelineBuilder:
     return _native.read_tokens(str(directory), info.dtype, info.num_documents, info.num_tokens)
 
 
+def concat_token_ids(
+    batch: list[list[int]],
+    *,
+    prefix: Sequence[int] = (),
+    suffix: Sequence[int] = (),
+    dtype: Literal["uint16", "uint32", "int64"] = "uint16",
+) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.int64]]:
+    """Join rows of token ids into one array (``prefix + row + suffix`` each) and their lengths.
+
+    The loop runs in C++, so a batch encoder's lists become a :class:`TokenWriter` batch
+    without a Python-level pass over every id. Raises ``ValueError`` naming the row when an
+    id does not fit ``dtype``.
+    """
+    return _native.concat_ids(batch, list(prefix), list(suffix), dtype)
+
+
 def write_tokens(
     path: str | Path,
     documents: Iterable[Sequence[int] | np.ndarray],

@@ -16,7 +16,8 @@ import yaml
 from seqkit.text.errors import TokenizerTrainingError
 from seqkit.text.lines import LineReport, iter_clean_lines
 from seqkit.text.modes import lang_token
-from seqkit.text.sentencepiece import SENTENCEPIECE_FAMILY, default_num_threads
+from seqkit.text.sentencepiece import SENTENCEPIECE_FAMILY
+from seqkit.text.tokenizer import default_num_threads
 
 ModelType = Literal["unigram", "bpe"]
 
