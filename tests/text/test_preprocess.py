@@ -121,7 +121,7 @@ def test_bad_lines_are_counted_and_reported(
     assert manifest["skipped_examples"] == {
         "empty": [f"{file}:3", f"{file}:4"],
         "invalid_utf8": [f"{file}:2"],
-        "too_long": [f"{file}:6", f"{file}:5"],
+        "too_long": [f"{file}:5", f"{file}:6"],  # line order: tokens (5), bytes (6)
     }
     assert read_token_dataset(tmp_path / "ds") == [encoder(t).tolist() for t in good]
 
@@ -161,7 +161,8 @@ def test_misaligned_parallel_inputs_fail_and_leave_nothing(
         Column(path=tmp_path / "a.en", encoder=encoder, subdir="source"),
         Column(path=tmp_path / "a.es", encoder=encoder, subdir="target"),
     ]
-    with pytest.raises(PreprocessError, match="different numbers of lines"):
+    match = rf"{tmp_path / 'a.en'} has 3 lines but {tmp_path / 'a.es'} has 2; line 3 of"
+    with pytest.raises(PreprocessError, match=match):
         _run(columns, tmp_path / "par", sp_tokenizer, chunk_lines=2)
     assert not (tmp_path / "par").exists()
     assert _leftovers(tmp_path) == []
@@ -299,7 +300,7 @@ def test_killed_run_leaves_no_output_and_next_run_cleans_up(
 
 
 def test_dtype_boundary() -> None:
-    from seqkit.text import token_dtype
+    from seqkit.data import token_dtype
 
-    assert token_dtype(65536).str == "<u2"  # ids 0..65535 fit
-    assert token_dtype(65537).str == "<u4"
+    assert token_dtype(65536) == "uint16"  # ids 0..65535 fit
+    assert token_dtype(65537) == "uint32"

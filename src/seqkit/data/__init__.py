@@ -28,7 +28,7 @@ from seqkit.data.pipeline import (
     sample,
     zip,
 )
-from seqkit.data.text import read_text
+from seqkit.data.text import count_lines, read_text
 from seqkit.data.tokens import (
     TokenDatasetInfo,
     TokenDType,
@@ -57,6 +57,7 @@ __all__ = [
     "concat_token_ids",
     "constant",
     "count",
+    "count_lines",
     "list_files",
     "load_token_index",
     "num_threads",

@@ -40,3 +40,11 @@ def read_text(
             f"not {encoding_errors!r}"
         )
     return _native.read_text(str(file), rtrim, ltrim, skip_empty, encoding_errors)
+
+
+def count_lines(path: str | Path) -> int:
+    """Number of lines :func:`read_text` yields for ``path`` (counted in C++, memory-mapped)."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataReadError(f"the text file '{file}' does not exist or is not a file")
+    return _native.count_lines(str(file))

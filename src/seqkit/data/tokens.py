@@ -187,7 +187,6 @@ class TokenWriter:
         if len(set(names)) != len(names) or (columns and not all(names)):
             raise ValueError(f"columns must be distinct non-empty names, got {columns!r}")
         self._columns = {name: _Column(self._dir.temp / name) for name in names}
-        self._infos: dict[str, TokenDatasetInfo] = {}
 
     @property
     def temp_dir(self) -> Path:
@@ -235,8 +234,8 @@ class TokenWriter:
             self.abort()
             raise ValueError(f"the columns hold different numbers of documents: {sorted(counts)}")
         try:
-            for name, col in self._columns.items():
-                self._infos[name] = self._finish(col)
+            for col in self._columns.values():
+                self._finish(col)
             self._dir.commit()
         except BaseException:
             self.abort()
@@ -249,11 +248,11 @@ class TokenWriter:
         self._dir.abort()
 
     def info(self, column: str | None = None) -> TokenDatasetInfo:
-        """What ``index.json`` of ``column`` says (after :meth:`commit`)."""
-        key = column or ""
-        if key not in self._infos:
-            raise ValueError(f"no committed column {column!r}; call commit() first")
-        return self._infos[key]
+        """What ``index.json`` of ``column`` says (so far, before :meth:`commit`)."""
+        col = self._column(column)
+        return TokenDatasetInfo(
+            dtype=self.dtype, num_documents=col.num_documents, num_tokens=col.num_tokens
+        )
 
     def _column(self, column: str | None) -> _Column:
         try:
@@ -263,7 +262,7 @@ class TokenWriter:
                 f"no column {column!r}; this writer has {sorted(self._columns)}"
             ) from None
 
-    def _finish(self, col: _Column) -> TokenDatasetInfo:
+    def _finish(self, col: _Column) -> None:
         col.file.flush()
         os.fsync(col.file.fileno())
         col.file.close()
@@ -282,7 +281,6 @@ class TokenWriter:
             "num_tokens": info.num_tokens,
         }
         write_file(col.directory / "index.json", (json.dumps(index, indent=2) + "\n").encode())
-        return info
 
     def __enter__(self) -> TokenWriter:
         return self

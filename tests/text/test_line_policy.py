@@ -6,8 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqkit.text import lines as lines_module
-from seqkit.text.lines import LineChunkReader, SkipReason, classify, classify_chunk
+from seqkit.data import read_text
+from seqkit.text.line_policy import (
+    LineReport,
+    SkipReason,
+    classify,
+    classify_batch,
+    iter_clean_lines,
+)
 
 _LINE = st.one_of(
     st.text(alphabet=st.characters(blacklist_characters="\n\r"), max_size=12).map(str.encode),
@@ -34,31 +40,23 @@ def _reference(data: bytes) -> list[str | bytes]:
     lines=st.lists(_LINE, max_size=30),
     crlf=st.booleans(),
     final_newline=st.booleans(),
-    chunk_lines=st.integers(1, 7),
-    block=st.integers(1, 16),
+    batch_lines=st.integers(1, 7),
 )
-def test_reader_matches_a_plain_split(
+def test_native_report_mode_matches_a_plain_split(
     tmp_path_factory: pytest.TempPathFactory,
     lines: list[bytes],
     crlf: bool,
     final_newline: bool,
-    chunk_lines: int,
-    block: int,
+    batch_lines: int,
 ) -> None:
     ending = b"\r\n" if crlf else b"\n"
     data = ending.join(lines) + (ending if final_newline and lines else b"")
     path = tmp_path_factory.mktemp("lines") / "t.txt"
     path.write_bytes(data)
-    original = lines_module._BLOCK_BYTES
-    lines_module._BLOCK_BYTES = block  # tiny blocks: lines straddle block boundaries
-    try:
-        reader = LineChunkReader(path, chunk_lines=chunk_lines)
-        chunks = list(reader)
-    finally:
-        lines_module._BLOCK_BYTES = original
-    assert all(len(c) == chunk_lines for c in chunks[:-1])
-    assert [line for chunk in chunks for line in chunk] == _reference(data)
-    assert reader.bytes_read == len(data)
+    pipeline = read_text(path, encoding_errors="report").bucket(batch_lines).and_return()
+    batches = list(pipeline)
+    assert all(len(b) == batch_lines for b in batches[:-1])
+    assert [line for batch in batches for line in batch] == _reference(data)
 
 
 def test_classification_rules() -> None:
@@ -67,14 +65,37 @@ def test_classification_rules() -> None:
     assert classify("ééé", max_bytes=5) is SkipReason.TOO_LONG  # 3 chars, 6 bytes
     assert classify("ééé", max_bytes=6) == "ééé"
     lines: list[str | bytes] = ["ok", "", b"\xfe", "é" * 10, "fine"]
-    _, skipped = classify_chunk(lines, max_bytes=12)
-    assert skipped == [
+    assert classify_batch(lines, max_bytes=12) == [
         (1, SkipReason.EMPTY),
         (2, SkipReason.INVALID_UTF8),
         (3, SkipReason.TOO_LONG),
     ]
 
 
+def test_iter_clean_lines_counts_and_locates_bad_lines(tmp_path: Path) -> None:
+    path = tmp_path / "c.txt"
+    path.write_bytes(b"one\n\xff bad\n  \ntwo\r\n" + b"x" * 50 + b"\nthree")
+    report = LineReport()
+    assert list(iter_clean_lines(path, report, max_bytes=20, batch_lines=2)) == [
+        "one",
+        "two",
+        "three",
+    ]
+    assert report.to_dict() == {
+        "lines_read": 6,
+        "lines_kept": 3,
+        "lines_skipped": 3,
+        "skipped": {"empty": 1, "invalid_utf8": 1, "too_long": 1},
+        "skipped_examples": {
+            "empty": [f"{path}:3"],
+            "invalid_utf8": [f"{path}:2"],
+            "too_long": [f"{path}:5"],
+        },
+    }
+
+
 def test_empty_file(tmp_path: Path) -> None:
     (tmp_path / "e.txt").write_bytes(b"")
-    assert list(LineChunkReader(tmp_path / "e.txt", chunk_lines=4)) == []
+    report = LineReport()
+    assert list(iter_clean_lines(tmp_path / "e.txt", report)) == []
+    assert report.lines_read == 0
