@@ -747,6 +747,28 @@ nb::tuple concat_ids(nb::handle batch, const std::vector<std::int64_t>& prefix,
   throw nb::value_error(("dtype must be 'uint16', 'uint32' or 'int64', not '" + dtype + "'").c_str());
 }
 
+// Total UTF-8 size of a list of str/bytes without encoding anything: an ASCII str is its
+// own UTF-8, and str_to_py() filled the UTF-8 cache of every other line read_text made.
+std::int64_t utf8_size(nb::handle lines) {
+  if (!PyList_Check(lines.ptr())) throw nb::type_error("utf8_size expects a list of str or bytes");
+  std::int64_t total = 0;
+  Py_ssize_t n = PyList_GET_SIZE(lines.ptr());
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* item = PyList_GET_ITEM(lines.ptr(), i);
+    if (PyBytes_Check(item)) {
+      total += PyBytes_GET_SIZE(item);
+      continue;
+    }
+    Py_ssize_t size = 0;
+    if (!PyUnicode_Check(item) || PyUnicode_AsUTF8AndSize(item, &size) == nullptr) {
+      if (PyErr_Occurred()) throw nb::python_error();
+      throw nb::type_error(("item " + std::to_string(i) + " is neither str nor bytes").c_str());
+    }
+    total += size;
+  }
+  return total;
+}
+
 }  // namespace
 
 NB_MODULE(_native, m) {
@@ -980,4 +1002,5 @@ NB_MODULE(_native, m) {
       nb::arg("path"), "Count the lines of a text file ('\\n' or '\\r\\n' endings).");
   m.def("concat_ids", &concat_ids, nb::arg("batch"), nb::arg("prefix"), nb::arg("suffix"),
         nb::arg("dtype"), "Join lists of token ids into (tokens, lengths) NumPy arrays.");
+  m.def("utf8_size", &utf8_size, nb::arg("lines"), "Total UTF-8 size of a list of str/bytes.");
 }

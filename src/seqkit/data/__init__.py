@@ -28,7 +28,7 @@ from seqkit.data.pipeline import (
     sample,
     zip,
 )
-from seqkit.data.text import count_lines, read_text
+from seqkit.data.text import count_lines, read_text, utf8_size
 from seqkit.data.tokens import (
     TokenDatasetInfo,
     TokenDType,
@@ -67,6 +67,7 @@ __all__ = [
     "round_robin",
     "sample",
     "token_dtype",
+    "utf8_size",
     "write_tokens",
     "zip",
 ]

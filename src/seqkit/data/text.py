@@ -48,3 +48,12 @@ def count_lines(path: str | Path) -> int:
     if not file.is_file():
         raise DataReadError(f"the text file '{file}' does not exist or is not a file")
     return _native.count_lines(str(file))
+
+
+def utf8_size(lines: list[str | bytes]) -> int:
+    """Total UTF-8 size in bytes of ``lines`` (``str``, or ``bytes`` counted as they are).
+
+    Nothing is encoded: the size of an ASCII ``str`` is its length, and the lines
+    :func:`read_text` makes carry their UTF-8 form already. For byte-accurate progress.
+    """
+    return _native.utf8_size(lines)
