@@ -10,11 +10,13 @@ from seqkit.data import (
     concat,
     constant,
     count,
+    count_lines,
     list_files,
     read_sequence,
     read_text,
     round_robin,
     sample,
+    utf8_size,
     zip,
 )
 from tests.data.conftest import BIBLE, check_resume_everywhere, drain
@@ -73,6 +75,18 @@ def test_read_text_report_mode_yields_bad_lines_as_bytes(tmp_path: Path) -> None
     assert list(read_text(path, encoding_errors="report").and_return()) == expected
     # The bytes are the raw line: consumers count lines and report the bad ones by number.
     check_resume_everywhere(lambda: read_text(path, encoding_errors="report").and_return())
+
+
+def test_count_lines_and_utf8_size_agree_with_read_text(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.txt"
+    path.write_bytes("añb\n\n🙂\r\n".encode() + b"\xff\xfex\nlast")
+    lines = list(read_text(path, encoding_errors="report").and_return())
+    assert count_lines(path) == len(lines) == 5
+    # UTF-8 bytes, not characters: the \r\n and \n endings are the only bytes not counted.
+    assert utf8_size(lines) == path.stat().st_size - 5
+    assert utf8_size(["é", b"\xff"]) == 3
+    with pytest.raises(TypeError, match="item 0"):
+        utf8_size([1])  # type: ignore[list-item]
 
 
 def test_read_text_rejects_unknown_policy(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from seqkit.data import (
     DataWriteError,
     TokenDatasetInfo,
     TokenWriter,
+    concat_token_ids,
     load_token_index,
     read_tokens,
     token_dtype,
@@ -177,3 +178,19 @@ def test_token_writer_removes_partials_of_dead_processes(tmp_path: Path) -> None
     (stale / "tokens.bin").write_bytes(b"\0\0")
     write_tokens(tmp_path / "ds", [[1]])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_concat_token_ids_frames_rows_in_one_array() -> None:
+    tokens, lengths = concat_token_ids([[5, 6], [], [7]], prefix=[1], suffix=[2], dtype="uint16")
+    assert tokens.dtype == np.uint16
+    assert tokens.tolist() == [1, 5, 6, 2, 1, 2, 1, 7, 2]
+    assert lengths.tolist() == [4, 2, 3]
+    tokens, lengths = concat_token_ids([], dtype="uint32")
+    assert (tokens.shape, lengths.shape) == ((0,), (0,))
+    assert concat_token_ids([[70000]], dtype="uint32")[0].tolist() == [70000]
+    with pytest.raises(ValueError, match="70000 of row 1 does not fit"):
+        concat_token_ids([[1], [70000]], dtype="uint16")
+    with pytest.raises(ValueError, match="-1 of row 0"):
+        concat_token_ids([[-1]], dtype="int64")
+    with pytest.raises(TypeError, match="row 0"):
+        concat_token_ids(["abc"], dtype="uint16")  # type: ignore[list-item]
