@@ -109,5 +109,6 @@ def concat_ids(
     batch: list[list[int]], prefix: list[int], suffix: list[int], dtype: str
 ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
     """Join lists of token ids into (tokens, lengths) NumPy arrays."""
+
 def utf8_size(lines: list[str | bytes] | list[str] | list[bytes]) -> int:
     """Total UTF-8 size of a list of str/bytes."""

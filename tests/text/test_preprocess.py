@@ -8,6 +8,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -309,7 +310,7 @@ def test_dtype_boundary() -> None:
 class _RecordingBar:
     """Stands in for tqdm: records the total and every update."""
 
-    made: list[_RecordingBar] = []
+    made: ClassVar[list[_RecordingBar]] = []
 
     def __init__(self, *, total: int, **_: object) -> None:
         self.total = total
