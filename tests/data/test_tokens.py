@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -194,3 +195,15 @@ def test_concat_token_ids_frames_rows_in_one_array() -> None:
         concat_token_ids([[-1]], dtype="int64")
     with pytest.raises(TypeError, match="row 0"):
         concat_token_ids(["abc"], dtype="uint16")  # type: ignore[list-item]
+
+
+def test_token_format_writing_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "token_format.md").read_text()
+    snippet = re.findall(r"## Writing\n\n```python\n(.*?)```", text, flags=re.DOTALL)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(snippet, "docs/token_format.md#writing", "exec"), {})
+    rows = [{k: v.tolist() for k, v in x.items()} for x in read_tokens("data/mt").and_return()]
+    assert rows == [
+        {"source": [5, 6, 2], "target": [1, 8, 2]},
+        {"source": [7, 2], "target": [1, 9, 10, 11, 2]},
+    ]
