@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, final
 
@@ -132,15 +132,8 @@ def preprocess(
     if len(columns) == 2:
         _check_aligned(columns)
     if options.num_threads is not None:
-        columns = [
-            Column(
-                path=c.path,
-                encoder=c.encoder.with_num_threads(options.num_threads),
-                subdir=c.subdir,
-                info=c.info,
-            )
-            for c in columns
-        ]
+        threads = options.num_threads
+        columns = [replace(c, encoder=c.encoder.with_num_threads(threads)) for c in columns]
     dtype = token_dtype(vocab_size)
     report = LineReport()
     subdirs = [c.subdir for c in columns]
