@@ -30,7 +30,12 @@ from seqkit.data import (
 from seqkit.errors import SeqkitError
 from seqkit.text.errors import PreprocessError
 from seqkit.text.line_policy import LineReport
-from seqkit.text.preprocess_stages import EncodedBatch, EncodeStage, build_pipeline
+from seqkit.text.preprocess_stages import (
+    CheckStage,
+    EncodedBatch,
+    EncodeStage,
+    build_pipeline,
+)
 from seqkit.text.tokenizer import TextTokenEncoder
 
 MANIFEST_FORMAT: Final = "seqkit.tokens.manifest"
@@ -172,13 +177,13 @@ def _check_aligned(columns: Sequence[Column]) -> None:
 def _run(
     columns: Sequence[Column], writer: TokenWriter, report: LineReport, options: PreprocessOptions
 ) -> None:
-    stage = EncodeStage(
-        [c.encoder for c in columns],
-        dtype=writer.dtype,
-        max_bytes=options.max_bytes,
-        max_tokens=options.max_tokens,
+    check = CheckStage(max_bytes=options.max_bytes)
+    encode = EncodeStage(
+        [c.encoder for c in columns], dtype=writer.dtype, max_tokens=options.max_tokens
     )
-    pipeline = build_pipeline([c.path for c in columns], stage, batch_lines=options.chunk_lines)
+    pipeline = build_pipeline(
+        [c.path for c in columns], check, encode, batch_lines=options.chunk_lines
+    )
     total = sum(c.path.stat().st_size for c in columns)
     line_no = 0
     try:

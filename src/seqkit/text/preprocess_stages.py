@@ -21,17 +21,17 @@ from seqkit.text.errors import PreprocessError
 from seqkit.text.line_policy import SkipReason, classify_batch
 from seqkit.text.tokenizer import FlatEncoding, TextTokenEncoder, flatten
 
-# Buckets read ahead of the encoder: one keeps it busy, more only hold memory (16384
-# lines ~ 2 MB). The encode stage itself runs on the consumer's thread: a prefetch after
-# it cost 10-25% more CPU on 2 cores (its Python work then fights the writer for the GIL
-# and the encoder's threads for the cores), while writing a bucket takes ~1% of encoding.
-_READ_AHEAD = 1
+# Buckets prepared ahead of the encoder: one keeps it busy, more only hold memory (16384
+# lines ~ 2 MB). Reading (C++) and checking (Python: str conversion and bad-line checks,
+# ~10% of the encode time) of the next bucket run in the background while SentencePiece
+# encodes this one with the GIL released; encoding stays on the consumer's thread.
+_AHEAD = 1
 
 
 @final
 @dataclass(frozen=True, kw_only=True)
-class EncodedBatch:
-    """One bucket of input lines after encoding: what to write and what to report."""
+class CheckedBatch:
+    """One bucket of input lines after the bad-line checks."""
 
     num_lines: int
     """Input lines in the bucket (per side; the sides of a parallel corpus are aligned)."""
@@ -39,42 +39,70 @@ class EncodedBatch:
     num_bytes: int
     """UTF-8 bytes of those lines with one newline each, all sides (for progress bars)."""
 
-    sides: list[FlatEncoding]
-    """The kept documents of each side, ids already in the dataset's dtype."""
+    sides: list[list[str]]
+    """The kept lines of each side."""
 
     skipped: list[tuple[int, int, SkipReason]]
     """``(line index in the bucket, side, reason)`` of each skipped line (or pair)."""
 
 
 @final
-class EncodeStage:
-    """The ``map`` callable: bad-line checks, batch encoding, and flattening of one bucket."""
+@dataclass(frozen=True, kw_only=True)
+class EncodedBatch:
+    """One bucket after encoding: what to write and what to report."""
 
-    def __init__(
-        self,
-        encoders: Sequence[TextTokenEncoder],
-        *,
-        dtype: TokenDType,
-        max_bytes: int | None,
-        max_tokens: int | None,
-    ) -> None:
-        self._encoders = list(encoders)
-        self._dtype = dtype
+    num_lines: int
+    """Input lines in the bucket (per side)."""
+
+    num_bytes: int
+    """UTF-8 bytes of those lines with one newline each, all sides."""
+
+    sides: list[FlatEncoding]
+    """The kept documents of each side, ids already in the dataset's dtype."""
+
+    skipped: list[tuple[int, int, SkipReason]]
+    """``(line index in the bucket, side, reason)``, over-long documents included."""
+
+
+@final
+class CheckStage:
+    """``map`` callable 1: the bad-line checks of one bucket (one list per side)."""
+
+    def __init__(self, *, max_bytes: int | None) -> None:
         self._max_bytes = max_bytes
-        self._max_tokens = max_tokens
 
-    def __call__(self, bucket: list[str | bytes] | tuple[list[str | bytes], ...]) -> EncodedBatch:
+    def __call__(self, bucket: list[str | bytes] | tuple[list[str | bytes], ...]) -> CheckedBatch:
         sides = [bucket] if isinstance(bucket, list) else list(bucket)
-        sizes = {len(lines) for lines in sides}
-        if len(sizes) != 1:
+        if len({len(lines) for lines in sides}) != 1:
             # count_lines() checked the files before the run: they changed since.
             raise PreprocessError(
                 "The parallel inputs went out of step while being read; "
                 "do not modify them during preprocessing."
             )
-        skipped = self._classify(sides)
-        bad = {i for i, _, _ in skipped}
-        kept = _drop(sides, bad)
+        first: dict[int, tuple[int, SkipReason]] = {}
+        for side, lines in enumerate(sides):
+            for i, reason in classify_batch(lines, max_bytes=self._max_bytes):
+                first.setdefault(i, (side, reason))  # a pair is reported for its first bad side
+        return CheckedBatch(
+            num_lines=len(sides[0]),
+            num_bytes=sum(utf8_size(lines) + len(lines) for lines in sides),
+            sides=_drop(sides, set(first)),
+            skipped=[(i, side, reason) for i, (side, reason) in sorted(first.items())],
+        )
+
+
+@final
+class EncodeStage:
+    """``map`` callable 2: batch encoding of the kept lines, ids joined in C++, length limit."""
+
+    def __init__(
+        self, encoders: Sequence[TextTokenEncoder], *, dtype: TokenDType, max_tokens: int | None
+    ) -> None:
+        self._encoders = list(encoders)
+        self._dtype = dtype
+        self._max_tokens = max_tokens
+
+    def __call__(self, batch: CheckedBatch) -> EncodedBatch:
         flats = [
             flatten(
                 encoder.encode_ids_batch(lines),
@@ -82,28 +110,20 @@ class EncodeStage:
                 encoder.suffix_ids,
                 dtype=self._dtype,
             )
-            for encoder, lines in zip(self._encoders, kept, strict=True)
+            for encoder, lines in zip(self._encoders, batch.sides, strict=True)
         ]
+        skipped = batch.skipped
         if self._max_tokens is not None:
             flats, too_long = _drop_too_long(flats, self._max_tokens)
             if too_long:
-                rows = [i for i in range(len(sides[0])) if i not in bad]
+                bad = {i for i, _, _ in skipped}
+                rows = [i for i in range(batch.num_lines) if i not in bad]
                 skipped = sorted(
                     skipped + [(rows[k], side, SkipReason.TOO_LONG) for k, side in too_long]
                 )
         return EncodedBatch(
-            num_lines=len(sides[0]),
-            num_bytes=sum(utf8_size(lines) + len(lines) for lines in sides),
-            sides=flats,
-            skipped=skipped,
+            num_lines=batch.num_lines, num_bytes=batch.num_bytes, sides=flats, skipped=skipped
         )
-
-    def _classify(self, sides: list[list[str | bytes]]) -> list[tuple[int, int, SkipReason]]:
-        first: dict[int, tuple[int, SkipReason]] = {}
-        for side, lines in enumerate(sides):
-            for i, reason in classify_batch(lines, max_bytes=self._max_bytes):
-                first.setdefault(i, (side, reason))  # a pair is reported for its first bad side
-        return [(i, side, reason) for i, (side, reason) in sorted(first.items())]
 
 
 def _drop(sides: list[list[str | bytes]], bad: set[int]) -> list[list[str]]:
@@ -133,15 +153,17 @@ def _drop_too_long(
     return kept, sorted(reported)
 
 
-def build_pipeline(paths: Sequence[Path], stage: EncodeStage, *, batch_lines: int) -> DataPipeline:
+def build_pipeline(
+    paths: Sequence[Path], check: CheckStage, encode: EncodeStage, *, batch_lines: int
+) -> DataPipeline:
     """``read_text`` of each path in buckets of ``batch_lines`` (zipped when parallel),
-    encoded by ``stage`` in the background."""
+    checked ahead in the background, encoded on the consumer's thread."""
     readers = [
-        read_text(path, encoding_errors="report").bucket(batch_lines).prefetch(_READ_AHEAD)
+        read_text(path, encoding_errors="report").bucket(batch_lines).prefetch(_AHEAD)
         for path in paths
     ]
     if len(readers) == 1:
         source = readers[0]
     else:
         source = zip_pipelines([reader.and_return() for reader in readers])
-    return source.map(stage).and_return()
+    return source.map(check).prefetch(_AHEAD).map(encode).and_return()
