@@ -769,6 +769,34 @@ std::int64_t utf8_size(nb::handle lines) {
   return total;
 }
 
+// Indices of the lines a bad-line policy must look at: not a str (bytes: invalid UTF-8),
+// empty, longer than `max_chars` characters, or whitespace only (Python's isspace). Most
+// lines are decided by their length and first character, a few ns each instead of the
+// ~150 ns of a Python-level test per line.
+nb::list lines_to_check(nb::handle lines, Py_ssize_t max_chars) {
+  if (!PyList_Check(lines.ptr())) throw nb::type_error("lines_to_check expects a list of str or bytes");
+  nb::list out;
+  Py_ssize_t n = PyList_GET_SIZE(lines.ptr());
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* item = PyList_GET_ITEM(lines.ptr(), i);
+    bool suspect = !PyUnicode_CheckExact(item);
+    if (!suspect) {
+      Py_ssize_t len = PyUnicode_GET_LENGTH(item);
+      suspect = len == 0 || len > max_chars;
+      if (!suspect) {
+        int kind = PyUnicode_KIND(item);
+        const void* data = PyUnicode_DATA(item);
+        suspect = true;
+        for (Py_ssize_t k = 0; k < len && suspect; ++k) {
+          suspect = Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, k));
+        }
+      }
+    }
+    if (suspect) out.append(i);
+  }
+  return out;
+}
+
 }  // namespace
 
 NB_MODULE(_native, m) {
@@ -1003,4 +1031,6 @@ NB_MODULE(_native, m) {
   m.def("concat_ids", &concat_ids, nb::arg("batch"), nb::arg("prefix"), nb::arg("suffix"),
         nb::arg("dtype"), "Join lists of token ids into (tokens, lengths) NumPy arrays.");
   m.def("utf8_size", &utf8_size, nb::arg("lines"), "Total UTF-8 size of a list of str/bytes.");
+  m.def("lines_to_check", &lines_to_check, nb::arg("lines"), nb::arg("max_chars"),
+        "Indices of the lines that are bytes, empty, whitespace only or over max_chars.");
 }

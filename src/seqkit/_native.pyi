@@ -112,3 +112,6 @@ def concat_ids(
 
 def utf8_size(lines: list[str | bytes] | list[str] | list[bytes]) -> int:
     """Total UTF-8 size of a list of str/bytes."""
+
+def lines_to_check(lines: list[str | bytes], max_chars: int) -> list[int]:
+    """Indices of the lines that are bytes, empty, whitespace only or over max_chars."""

@@ -11,6 +11,7 @@ from seqkit.data import (
     constant,
     count,
     count_lines,
+    lines_to_check,
     list_files,
     read_sequence,
     read_text,
@@ -87,6 +88,12 @@ def test_count_lines_and_utf8_size_agree_with_read_text(tmp_path: Path) -> None:
     assert utf8_size(["é", b"\xff"]) == 3
     with pytest.raises(TypeError, match="item 0"):
         utf8_size([1])  # type: ignore[list-item]
+
+
+def test_lines_to_check_finds_bytes_blank_and_long_lines() -> None:
+    lines: list[str | bytes] = ["ok", "", b"\xff", " \u3000\t", "longer", "\u00a0x", "é"]
+    assert lines_to_check(lines, max_chars=5) == [1, 2, 3, 4]
+    assert lines_to_check(lines, max_chars=100) == [1, 2, 3]
 
 
 def test_read_text_rejects_unknown_policy(tmp_path: Path) -> None:

@@ -16,7 +16,10 @@ from seqkit.text.line_policy import (
 )
 
 _LINE = st.one_of(
-    st.text(alphabet=st.characters(blacklist_characters="\n\r"), max_size=12).map(str.encode),
+    st.text(
+        alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)),
+        max_size=12,
+    ).map(str.encode),
     st.sampled_from([b"\xff", b"ab\xc3", b"  ", b"", b"caf\xc3\xa9", b"x\ry"]),
 )
 
@@ -99,3 +102,23 @@ def test_empty_file(tmp_path: Path) -> None:
     report = LineReport()
     assert list(iter_clean_lines(tmp_path / "e.txt", report)) == []
     assert report.lines_read == 0
+
+
+_TEXT = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(["", " ", "\u3000", "\u00a0x", "\t\u2028", "é" * 3, "x\u3000"]),
+    st.binary(max_size=4),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(_TEXT, max_size=20), max_bytes=st.one_of(st.none(), st.integers(1, 16)))
+def test_batch_classification_equals_per_line(
+    lines: list[str | bytes], max_bytes: int | None
+) -> None:
+    expected = [
+        (i, result)
+        for i, line in enumerate(lines)
+        if isinstance(result := classify(line, max_bytes=max_bytes), SkipReason)
+    ]
+    assert classify_batch(lines, max_bytes=max_bytes) == expected

@@ -28,7 +28,7 @@ from seqkit.data.pipeline import (
     sample,
     zip,
 )
-from seqkit.data.text import count_lines, read_text, utf8_size
+from seqkit.data.text import count_lines, lines_to_check, read_text, utf8_size
 from seqkit.data.tokens import (
     TokenDatasetInfo,
     TokenDType,
@@ -58,6 +58,7 @@ __all__ = [
     "constant",
     "count",
     "count_lines",
+    "lines_to_check",
     "list_files",
     "load_token_index",
     "num_threads",

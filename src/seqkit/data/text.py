@@ -57,3 +57,13 @@ def utf8_size(lines: list[str | bytes]) -> int:
     :func:`read_text` makes carry their UTF-8 form already. For byte-accurate progress.
     """
     return _native.utf8_size(lines)
+
+
+def lines_to_check(lines: list[str | bytes], *, max_chars: int) -> list[int]:
+    """Indices of ``lines`` that are ``bytes``, empty, whitespace only (``str.isspace``) or
+    longer than ``max_chars`` characters, in order.
+
+    A native pre-filter for line policies (:mod:`seqkit.text.line_policy`): the lines it
+    returns get a closer look, the others are certainly fine.
+    """
+    return _native.lines_to_check(lines, max_chars)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, final
 
-from seqkit.data import read_text
+from seqkit.data import lines_to_check, read_text
 
 MAX_EXAMPLES: Final = 10
 """How many line numbers per skip reason a report keeps."""
@@ -103,14 +103,12 @@ def classify_batch(
     """``(index, reason)`` of each line of ``lines`` to skip, in order.
 
     Same result as :func:`classify` on each line; only suspicious lines (``bytes``,
-    blank, or long enough that their UTF-8 form might pass ``max_bytes``) get a closer look.
+    blank, or long enough that their UTF-8 form might pass ``max_bytes``), found in C++ by
+    :func:`seqkit.data.lines_to_check`, get a closer look.
     """
-    chars = 1 << 62 if max_bytes is None else max_bytes // 4
-    suspects = [
-        i
-        for i, t in enumerate(lines)
-        if t.__class__ is not str or not t or len(t) > chars or t.isspace()
-    ]
+    # A character takes at most 4 UTF-8 bytes: shorter lines cannot pass max_bytes.
+    chars = (1 << 62) if max_bytes is None else max_bytes // 4
+    suspects = lines_to_check(lines if isinstance(lines, list) else list(lines), max_chars=chars)
     skipped: list[tuple[int, SkipReason]] = []
     for i in suspects:
         result = classify(lines[i], max_bytes=max_bytes)

@@ -1,9 +1,10 @@
 """The stages of ``seqkit data preprocess`` as a native data pipeline.
 
 ``read_text`` (C++, memory-mapped, invalid UTF-8 yielded as ``bytes``) -> ``bucket`` of
-lines -> ``prefetch`` (the next bucket is read while this one is encoded) ->
-``map(EncodeStage)`` (bad-line checks, the tokenizer's multithreaded batch encode, and
-the ids joined into one array in C++). A parallel corpus zips the buckets of its sides.
+lines -> ``prefetch`` -> ``map(CheckStage)`` (bad-line checks) -> ``prefetch`` (the next
+bucket is read and checked while this one is encoded) -> ``map(EncodeStage)`` (the
+tokenizer's multithreaded batch encode, the ids joined into one array in C++, the token
+limit). A parallel corpus zips the buckets of its sides.
 """
 
 from __future__ import annotations
