@@ -207,3 +207,18 @@ def test_token_format_writing_snippet_runs(tmp_path: Path, monkeypatch: pytest.M
         {"source": [5, 6, 2], "target": [1, 8, 2]},
         {"source": [7, 2], "target": [1, 9, 10, 11, 2]},
     ]
+
+
+def test_token_writer_streams_offsets_across_batches(tmp_path: Path) -> None:
+    docs = _docs(100)
+    with TokenWriter(tmp_path / "ds", dtype="uint16") as writer:
+        for start in range(0, 100, 7):  # batches of 7 documents, offsets continue across them
+            batch = docs[start : start + 7]
+            tokens, lengths = concat_token_ids(batch, dtype="uint16")
+            writer.write(tokens, lengths)
+    offsets = np.fromfile(tmp_path / "ds" / "offsets.bin", dtype="<u8")
+    assert offsets.tolist() == np.concatenate([[0], np.cumsum([len(d) for d in docs])]).tolist()
+    assert [t.tolist() for t in read_tokens(tmp_path / "ds").and_return()] == docs
+    with pytest.raises(ValueError, match="negative"), TokenWriter(tmp_path / "neg") as bad:
+        bad.write(np.array([1], dtype="<u2"), np.array([2, -1]))
+    assert not (tmp_path / "neg").exists()

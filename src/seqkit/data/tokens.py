@@ -144,15 +144,24 @@ def write_tokens(
 
 @final
 class _Column:
-    """``tokens.bin`` open for appending, and the lengths of the documents written so far."""
+    """``tokens.bin`` and ``offsets.bin`` of one column, open for appending.
+
+    Offsets stream to disk batch by batch (running sums), so memory stays flat however
+    many documents a corpus has (an in-memory list of lengths would take 8 bytes each).
+    """
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
-        self.file: BinaryIO = (directory / "tokens.bin").open("wb")
-        self.lengths: list[npt.NDArray[np.int64]] = []
+        self.tokens: BinaryIO = (directory / "tokens.bin").open("wb")
+        self.offsets: BinaryIO = (directory / "offsets.bin").open("wb")
+        self.offsets.write(np.zeros(1, dtype="<u8").tobytes())
         self.num_documents = 0
         self.num_tokens = 0
+
+    def close(self) -> None:
+        self.tokens.close()
+        self.offsets.close()
 
 
 @final
@@ -182,11 +191,17 @@ class TokenWriter:
         """The on-disk width of a token id."""
         self._np_dtype = numpy_dtype(dtype)
         self._limit = int(np.iinfo(self._np_dtype).max)
-        self._dir = AtomicDirectory(self.path, overwrite=overwrite)
         names = list(columns) if columns else [""]
         if len(set(names)) != len(names) or (columns and not all(names)):
             raise ValueError(f"columns must be distinct non-empty names, got {columns!r}")
-        self._columns = {name: _Column(self._dir.temp / name) for name in names}
+        self._dir = AtomicDirectory(self.path, overwrite=overwrite)
+        self._columns: dict[str, _Column] = {}
+        try:
+            for name in names:
+                self._columns[name] = _Column(self._dir.temp / name)
+        except BaseException:
+            self.abort()
+            raise
 
     @property
     def temp_dir(self) -> Path:
@@ -206,6 +221,8 @@ class TokenWriter:
         dtype is range-checked first (``ValueError`` naming the id when it does not fit).
         """
         col = self._column(column)
+        if lengths.size and int(lengths.min()) < 0:
+            raise ValueError(f"a document length is negative ({int(lengths.min())})")
         if int(lengths.sum()) != tokens.shape[0] or tokens.ndim != 1:
             raise ValueError(
                 f"the lengths add up to {int(lengths.sum())} but {tokens.shape} tokens were given"
@@ -218,8 +235,10 @@ class TokenWriter:
                     "use dtype='uint32'"
                 )
             tokens = tokens.astype(self._np_dtype)
-        np.ascontiguousarray(tokens).tofile(col.file)
-        col.lengths.append(lengths.astype(np.int64, copy=False))
+        np.ascontiguousarray(tokens).tofile(col.tokens)
+        ends = np.cumsum(lengths, dtype=np.uint64)
+        ends += np.uint64(col.num_tokens)
+        ends.astype("<u8", copy=False).tofile(col.offsets)
         col.num_documents += int(lengths.shape[0])
         col.num_tokens += int(tokens.shape[0])
 
@@ -244,7 +263,7 @@ class TokenWriter:
     def abort(self) -> None:
         """Close the files and remove everything written; ``path`` is left as it was."""
         for col in self._columns.values():
-            col.file.close()
+            col.close()
         self._dir.abort()
 
     def info(self, column: str | None = None) -> TokenDatasetInfo:
@@ -263,22 +282,16 @@ class TokenWriter:
             ) from None
 
     def _finish(self, col: _Column) -> None:
-        col.file.flush()
-        os.fsync(col.file.fileno())
-        col.file.close()
-        offsets = np.zeros(col.num_documents + 1, dtype="<u8")
-        if col.lengths:
-            np.cumsum(np.concatenate(col.lengths), out=offsets[1:])
-        write_file(col.directory / "offsets.bin", offsets.tobytes())
-        info = TokenDatasetInfo(
-            dtype=self.dtype, num_documents=col.num_documents, num_tokens=col.num_tokens
-        )
+        for file in (col.tokens, col.offsets):
+            file.flush()
+            os.fsync(file.fileno())
+        col.close()
         index = {
             "format": TOKEN_FORMAT,
             "version": TOKEN_FORMAT_VERSION,
-            "dtype": info.dtype,
-            "num_documents": info.num_documents,
-            "num_tokens": info.num_tokens,
+            "dtype": self.dtype,
+            "num_documents": col.num_documents,
+            "num_tokens": col.num_tokens,
         }
         write_file(col.directory / "index.json", (json.dumps(index, indent=2) + "\n").encode())
 
