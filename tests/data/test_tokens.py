@@ -189,6 +189,9 @@ def test_concat_token_ids_frames_rows_in_one_array() -> None:
     tokens, lengths = concat_token_ids([], dtype="uint32")
     assert (tokens.shape, lengths.shape) == ((0,), (0,))
     assert concat_token_ids([[70000]], dtype="uint32")[0].tolist() == [70000]
+    # One-digit ints take a fast path; wider ones (2**30 and up) the general one.
+    big = [0, 2**30 - 1, 2**30, 2**40, True]
+    assert concat_token_ids([big], dtype="int64")[0].tolist() == [0, 2**30 - 1, 2**30, 2**40, 1]
     with pytest.raises(ValueError, match="70000 of row 1 does not fit"):
         concat_token_ids([[1], [70000]], dtype="uint16")
     with pytest.raises(ValueError, match="-1 of row 0"):
