@@ -5,8 +5,8 @@ Baseline: the corpus already in memory as a list of str, encoded by
 preprocessing uses (and, for reference, of 4x that size). Measured: ``seqkit.text.preprocess``
 of the same file with the same threads, end to end (native read, bad-line checks, encode,
 flatten, write, fsync, manifest, rename). Target: preprocess throughput >= 85% of the
-baseline. Runs are interleaved (baseline, preprocess, baseline, ...) so that load from
-other work hits both alike; the report gives best-of-N and the median of per-pair ratios,
+baseline. Runs are interleaved, in an order rotated every repeat, so that load from
+other work hits all alike; the report gives best-of-N and the median of per-pair ratios,
 for wall clock and for CPU seconds (all threads; less sensitive to other load).
 
 Usage: ``python benchmarks/preprocess.py [--quick] [--threads T] [--copies K] [--batch N]``
@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import sentencepiece as spm
@@ -99,15 +100,23 @@ def main() -> int:
         size_mb = corpus.stat().st_size / 1e6
         sp = tokenizer.processor
 
-        base, big, prep = [], [], []
-        for _ in range(repeats):
-            base.append(_baseline(sp, lines, args.threads, args.batch))
-            prep.append(_preprocess(tokenizer, corpus, root / "out", args.threads, args.batch))
-            big.append(_baseline(sp, lines, args.threads, 4 * args.batch))
+        runs: dict[str, Callable[[], Timing]] = {
+            "base": lambda: _baseline(sp, lines, args.threads, args.batch),
+            "prep": lambda: _preprocess(tokenizer, corpus, root / "out", args.threads, args.batch),
+            "big": lambda: _baseline(sp, lines, args.threads, 4 * args.batch),
+        }
+        times: dict[str, list[Timing]] = {name: [] for name in runs}
+        order = list(runs)
+        for repeat in range(repeats):
+            # Rotate the order so that no run always follows the same one (cache, memory
+            # and frequency effects of the previous run then hit each alike).
+            for name in order[repeat % 3 :] + order[: repeat % 3]:
+                times[name].append(runs[name]())
+        base, big, prep = times["base"], times["big"], times["prep"]
 
     print(
         f"corpus: {len(lines)} lines, {size_mb:.1f} MB; vocab {args.vocab_size}; "
-        f"threads {args.threads}; batches of {args.batch} lines; {repeats} interleaved repeats"
+        f"threads {args.threads}; batches of {args.batch} lines; {repeats} rotated repeats"
     )
     for name, runs in (
         (f"raw sentencepiece, {args.batch}-line batches", base),
