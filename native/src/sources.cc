@@ -95,8 +95,9 @@ class ReadText final : public Node {
                                         : "the line at byte " + std::to_string(line_begin);
         throw PipelineError("'" + file_->path() + "', " + where + ": invalid UTF-8 at byte " +
                             std::to_string(bad) + " of the line; fix the file or pass "
-                            "encoding_errors='replace' or 'ignore'");
+                            "encoding_errors='replace', 'ignore' or 'report'");
       }
+      if (errors_ == EncodingErrors::kReport) return Element(Bytes{std::string(line)});
       return Element(repair_utf8(line, errors_ == EncodingErrors::kReplace));
     }
   }

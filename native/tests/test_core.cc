@@ -1,6 +1,7 @@
 // Tests of the native core without Python: run under ASan/UBSan by `make test-native-asan`.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -116,6 +117,52 @@ void test_text_and_utf8() {
   CHECK(repair_utf8("a\xff", true) == "a\xEF\xBF\xBD");
 }
 
+// encoding_errors="report": an invalid line comes out as Bytes, unchanged, between the
+// valid lines as str; a state saved after it resumes at the very next line.
+void test_read_text_report_mode() {
+  char path[] = "/tmp/seqkit_core_test_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  const std::string body = "ok\nbad \xff\xfe\r\n\nlast \xc3\xa9\ntrunc \xe2\x82";
+  CHECK(write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()));
+  close(fd);
+  auto drain = [](Node& node) {
+    std::vector<std::pair<bool, std::string>> out;  // (is_bytes, content)
+    while (auto e = node.next()) {
+      if (const auto* b = std::get_if<Bytes>(&e->value)) {
+        out.emplace_back(true, b->data);
+      } else {
+        out.emplace_back(false, std::get<std::string>(e->value));
+      }
+    }
+    return out;
+  };
+  NodePtr t = make_read_text(path, false, false, false, EncodingErrors::kReport);
+  auto all = drain(*t);
+  std::vector<std::pair<bool, std::string>> want = {
+      {false, "ok"}, {true, "bad \xff\xfe"}, {false, ""}, {false, "last \xc3\xa9"}, {true, "trunc \xe2\x82"}};
+  CHECK(all == want);
+  for (std::size_t k = 0; k <= want.size(); ++k) {
+    NodePtr a = make_read_text(path, false, false, false, EncodingErrors::kReport);
+    for (std::size_t i = 0; i < k; ++i) a->next();
+    Element state = a->state();
+    NodePtr b = make_read_text(path, false, false, false, EncodingErrors::kReport);
+    b->load_state(state, "");
+    auto rest = drain(*b);
+    CHECK(std::equal(rest.begin(), rest.end(), want.begin() + static_cast<std::ptrdiff_t>(k),
+                     want.end()) && rest.size() == want.size() - k);
+  }
+  bool threw = false;
+  try {
+    NodePtr s = make_read_text(path, false, false, false, EncodingErrors::kStrict);
+    drain(*s);
+  } catch (const PipelineError& e) {
+    threw = std::string(e.what()).find("line 2") != std::string::npos;
+  }
+  CHECK(threw);
+  ::unlink(path);
+}
+
 void test_collate_and_pack() {
   std::vector<Element> docs;
   for (int n : {3, 7, 1}) {
@@ -142,6 +189,7 @@ int main() {
   test_resume_everywhere();
   test_parallel_map_error_and_drop();
   test_text_and_utf8();
+  test_read_text_report_mode();
   test_collate_and_pack();
   if (failures != 0) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);

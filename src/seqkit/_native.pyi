@@ -3,6 +3,9 @@
 from collections.abc import Callable, Sequence
 from typing import Any, Self, final
 
+import numpy as np
+import numpy.typing as npt
+
 @final
 class DataPipeline:
     """An iterable, resettable, resumable data pipeline."""
@@ -101,3 +104,14 @@ def num_threads() -> int:
 
 def count_lines(path: str) -> int:
     """Count the lines of a text file ('\\n' or '\\r\\n' endings)."""
+
+def concat_ids(
+    batch: list[list[int]], prefix: list[int], suffix: list[int], dtype: str
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """Join lists of token ids into (tokens, lengths) NumPy arrays."""
+
+def utf8_size(lines: list[str | bytes] | list[str] | list[bytes]) -> int:
+    """Total UTF-8 size of a list of str/bytes."""
+
+def lines_to_check(lines: list[str | bytes], max_chars: int) -> list[int]:
+    """Indices of the lines that are bytes, empty, whitespace only or over max_chars."""

@@ -10,11 +10,14 @@ from seqkit.data import (
     concat,
     constant,
     count,
+    count_lines,
+    lines_to_check,
     list_files,
     read_sequence,
     read_text,
     round_robin,
     sample,
+    utf8_size,
     zip,
 )
 from tests.data.conftest import BIBLE, check_resume_everywhere, drain
@@ -64,6 +67,40 @@ def test_read_text_encoding_policies(tmp_path: Path) -> None:
         next(p)
     p.reset()
     assert next(p) == "good"
+
+
+def test_read_text_report_mode_yields_bad_lines_as_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"good\nba\xffd\r\n\n\xc3\xa9t\xc3\xa9\ncut \xe2\x82")
+    expected = ["good", b"ba\xffd", "", "\u00e9t\u00e9", b"cut \xe2\x82"]
+    assert list(read_text(path, encoding_errors="report").and_return()) == expected
+    # The bytes are the raw line: consumers count lines and report the bad ones by number.
+    check_resume_everywhere(lambda: read_text(path, encoding_errors="report").and_return())
+
+
+def test_count_lines_and_utf8_size_agree_with_read_text(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.txt"
+    path.write_bytes("añb\n\n🙂\r\n".encode() + b"\xff\xfex\nlast")
+    lines = list(read_text(path, encoding_errors="report").and_return())
+    assert count_lines(path) == len(lines) == 5
+    # UTF-8 bytes, not characters: the \r\n and \n endings are the only bytes not counted.
+    assert utf8_size(lines) == path.stat().st_size - 5
+    assert utf8_size(["é", b"\xff"]) == 3
+    with pytest.raises(TypeError, match="item 0"):
+        utf8_size([1])  # type: ignore[list-item]
+
+
+def test_lines_to_check_finds_bytes_blank_and_long_lines() -> None:
+    lines: list[str | bytes] = ["ok", "", b"\xff", " \u3000\t", "longer", "\u00a0x", "é"]
+    assert lines_to_check(lines, max_chars=5) == [1, 2, 3, 4]
+    assert lines_to_check(lines, max_chars=100) == [1, 2, 3]
+
+
+def test_read_text_rejects_unknown_policy(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text("a\n")
+    with pytest.raises(ValueError, match="'report'"):
+        read_text(path, encoding_errors="surrogateescape")  # type: ignore[arg-type]
 
 
 def test_read_text_missing_file(tmp_path: Path) -> None:

@@ -1,13 +1,26 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from seqkit.data import DataReadError, load_token_index, read_tokens, write_tokens
+from seqkit.data import (
+    DataReadError,
+    DataWriteError,
+    TokenDatasetInfo,
+    TokenWriter,
+    concat_token_ids,
+    load_token_index,
+    read_tokens,
+    token_dtype,
+    write_tokens,
+)
 from tests.data.conftest import check_resume_everywhere
 
 
@@ -100,3 +113,115 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="uint32"):
         write_tokens(tmp_path / "big", [[70000]])
     assert not (tmp_path / "big").exists()
+
+
+def test_token_writer_streams_batches_and_parallel_columns(tmp_path: Path) -> None:
+    out = tmp_path / "par"
+    with TokenWriter(out, dtype="uint16", columns=("source", "target")) as writer:
+        for start in (0, 3):
+            for column, scale in (("source", 1), ("target", 10)):
+                lengths = np.array([1, 2, 0], dtype=np.int64)
+                tokens = (np.arange(start, start + 3) * scale).astype("<u2")
+                writer.write(tokens, lengths, column=column)
+        writer.add_json("manifest.json", {"note": "é"})
+        assert not out.exists()  # hidden until committed
+    assert writer.info("source") == TokenDatasetInfo(dtype="uint16", num_documents=6, num_tokens=6)
+    rows = [{k: v.tolist() for k, v in x.items()} for x in read_tokens(out).and_return()]
+    assert rows[:3] == [
+        {"source": [0], "target": [0]},
+        {"source": [1, 2], "target": [10, 20]},
+        {"source": [], "target": []},
+    ]
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8")) == {"note": "é"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["par"]
+
+
+def test_token_writer_exception_leaves_nothing_and_keeps_old(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    write_tokens(out, [[7]])
+    with pytest.raises(DataWriteError, match="already exists"):
+        TokenWriter(out)
+
+    def interrupted() -> None:
+        with TokenWriter(out, overwrite=True) as writer:
+            writer.write(np.array([1, 2], dtype="<u2"), np.array([2]))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        interrupted()
+    assert [x.tolist() for x in read_tokens(out).and_return()] == [[7]]  # old one intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_token_writer_checks_range_and_alignment(tmp_path: Path) -> None:
+    writer = TokenWriter(tmp_path / "a")
+    with pytest.raises(ValueError, match="70000 does not fit uint16"):
+        writer.write(np.array([1, 70000]), np.array([2]))
+    writer.abort()
+    pair = TokenWriter(tmp_path / "b", columns=("source", "target"))
+    pair.write(np.array([1]), np.array([1]), column="source")
+    with pytest.raises(ValueError, match="different numbers of documents"):
+        pair.commit()
+    assert list(tmp_path.iterdir()) == []
+    assert token_dtype(65536) == "uint16"  # ids 0..65535 fit
+    assert token_dtype(65537) == "uint32"
+
+
+def test_token_writer_removes_partials_of_dead_processes(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = tmp_path / f".ds.partial-{int(dead.stdout)}"
+    stale.mkdir()
+    (stale / "tokens.bin").write_bytes(b"\0\0")
+    write_tokens(tmp_path / "ds", [[1]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_concat_token_ids_frames_rows_in_one_array() -> None:
+    tokens, lengths = concat_token_ids([[5, 6], [], [7]], prefix=[1], suffix=[2], dtype="uint16")
+    assert tokens.dtype == np.uint16
+    assert tokens.tolist() == [1, 5, 6, 2, 1, 2, 1, 7, 2]
+    assert lengths.tolist() == [4, 2, 3]
+    tokens, lengths = concat_token_ids([], dtype="uint32")
+    assert (tokens.shape, lengths.shape) == ((0,), (0,))
+    assert concat_token_ids([[70000]], dtype="uint32")[0].tolist() == [70000]
+    # One-digit ints take a fast path; wider ones (2**30 and up) the general one.
+    big = [0, 2**30 - 1, 2**30, 2**40, True]
+    assert concat_token_ids([big], dtype="int64")[0].tolist() == [0, 2**30 - 1, 2**30, 2**40, 1]
+    with pytest.raises(ValueError, match="70000 of row 1 does not fit"):
+        concat_token_ids([[1], [70000]], dtype="uint16")
+    with pytest.raises(ValueError, match="-1 of row 0"):
+        concat_token_ids([[-1]], dtype="int64")
+    with pytest.raises(TypeError, match="row 0"):
+        concat_token_ids(["abc"], dtype="uint16")  # type: ignore[list-item]
+
+
+def test_token_format_writing_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "token_format.md").read_text()
+    snippet = re.findall(r"## Writing\n\n```python\n(.*?)```", text, flags=re.DOTALL)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(snippet, "docs/token_format.md#writing", "exec"), {})
+    rows = [{k: v.tolist() for k, v in x.items()} for x in read_tokens("data/mt").and_return()]
+    assert rows == [
+        {"source": [5, 6, 2], "target": [1, 8, 2]},
+        {"source": [7, 2], "target": [1, 9, 10, 11, 2]},
+    ]
+
+
+def test_token_writer_streams_offsets_across_batches(tmp_path: Path) -> None:
+    docs = _docs(100)
+    with TokenWriter(tmp_path / "ds", dtype="uint16") as writer:
+        for start in range(0, 100, 7):  # batches of 7 documents, offsets continue across them
+            batch = docs[start : start + 7]
+            tokens, lengths = concat_token_ids(batch, dtype="uint16")
+            writer.write(tokens, lengths)
+    offsets = np.fromfile(tmp_path / "ds" / "offsets.bin", dtype="<u8")
+    assert offsets.tolist() == np.concatenate([[0], np.cumsum([len(d) for d in docs])]).tolist()
+    assert [t.tolist() for t in read_tokens(tmp_path / "ds").and_return()] == docs
+    with pytest.raises(ValueError, match="negative"), TokenWriter(tmp_path / "neg") as bad:
+        bad.write(np.array([1], dtype="<u2"), np.array([2, -1]))
+    assert not (tmp_path / "neg").exists()

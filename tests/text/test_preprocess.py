@@ -8,6 +8,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -121,7 +122,7 @@ def test_bad_lines_are_counted_and_reported(
     assert manifest["skipped_examples"] == {
         "empty": [f"{file}:3", f"{file}:4"],
         "invalid_utf8": [f"{file}:2"],
-        "too_long": [f"{file}:6", f"{file}:5"],
+        "too_long": [f"{file}:5", f"{file}:6"],  # line order: tokens (5), bytes (6)
     }
     assert read_token_dataset(tmp_path / "ds") == [encoder(t).tolist() for t in good]
 
@@ -161,7 +162,8 @@ def test_misaligned_parallel_inputs_fail_and_leave_nothing(
         Column(path=tmp_path / "a.en", encoder=encoder, subdir="source"),
         Column(path=tmp_path / "a.es", encoder=encoder, subdir="target"),
     ]
-    with pytest.raises(PreprocessError, match="different numbers of lines"):
+    match = rf"{tmp_path / 'a.en'} has 3 lines but {tmp_path / 'a.es'} has 2; line 3 of"
+    with pytest.raises(PreprocessError, match=match):
         _run(columns, tmp_path / "par", sp_tokenizer, chunk_lines=2)
     assert not (tmp_path / "par").exists()
     assert _leftovers(tmp_path) == []
@@ -299,7 +301,76 @@ def test_killed_run_leaves_no_output_and_next_run_cleans_up(
 
 
 def test_dtype_boundary() -> None:
-    from seqkit.text import token_dtype
+    from seqkit.data import token_dtype
 
-    assert token_dtype(65536).str == "<u2"  # ids 0..65535 fit
-    assert token_dtype(65537).str == "<u4"
+    assert token_dtype(65536) == "uint16"  # ids 0..65535 fit
+    assert token_dtype(65537) == "uint32"
+
+
+class _RecordingBar:
+    """Stands in for tqdm: records the total and every update."""
+
+    made: ClassVar[list[_RecordingBar]] = []
+
+    def __init__(self, *, total: int, **_: object) -> None:
+        self.total = total
+        self.n = 0
+        self.updates: list[int] = []
+        _RecordingBar.made.append(self)
+
+    def update(self, n: int) -> None:
+        self.updates.append(n)
+        self.n += n
+
+    def __enter__(self) -> _RecordingBar:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+
+def test_progress_counts_utf8_bytes_not_characters(
+    sp_tokenizer: SentencePieceTokenizer,
+    corpus_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The package re-exports the function preprocess, which hides the module of that name.
+    monkeypatch.setattr(sys.modules["seqkit.text.preprocess"], "tqdm", _RecordingBar)
+    _RecordingBar.made.clear()
+    path = corpus_dir / "train.es"  # Spanish: many characters take two bytes
+    _run([Column(path=path, encoder=sp_tokenizer.create_encoder())], tmp_path / "ds", sp_tokenizer)
+    (bar,) = _RecordingBar.made
+    lines = bible_lines("kjv-rv1909.es", 400)
+    first = sum(len(line.encode()) + 1 for line in lines[:64])  # chunk_lines=64
+    assert first > sum(len(line) + 1 for line in lines[:64])
+    assert bar.updates[0] == first
+    assert bar.total == bar.n == path.stat().st_size
+    assert bar.updates[-1] == 0  # a file with "\n" endings is exact before the last fix-up
+
+
+def test_num_threads_reaches_the_encoders_and_the_manifest(
+    sp_tokenizer: SentencePieceTokenizer, corpus_dir: Path, tmp_path: Path
+) -> None:
+    encoder = sp_tokenizer.create_encoder()
+    column = [Column(path=corpus_dir / "web.en", encoder=encoder)]
+    one = _run(column, tmp_path / "one", sp_tokenizer, num_threads=1)
+    two = _run(column, tmp_path / "two", sp_tokenizer, num_threads=2, chunk_lines=7)
+    assert one["encoding"] == {"num_threads": [1], "batch_lines": 64}
+    assert two["encoding"] == {"num_threads": [2], "batch_lines": 7}
+    assert read_token_dataset(tmp_path / "one") == read_token_dataset(tmp_path / "two")
+    with pytest.raises(PreprocessError, match="num_threads"):
+        PreprocessOptions(num_threads=0)
+
+
+def test_crlf_and_missing_final_newline_read_back_equal(
+    sp_tokenizer: SentencePieceTokenizer, tmp_path: Path
+) -> None:
+    lines = bible_lines("kjv-rv1909.es", 20, start=500)
+    (tmp_path / "crlf.txt").write_bytes("\r\n".join(lines).encode())
+    encoder = sp_tokenizer.create_encoder()
+    manifest = _run(
+        [Column(path=tmp_path / "crlf.txt", encoder=encoder)], tmp_path / "ds", sp_tokenizer
+    )
+    assert manifest["lines_read"] == 20
+    assert read_token_dataset(tmp_path / "ds") == [encoder(t).tolist() for t in lines]

@@ -114,3 +114,25 @@ def test_unreadable_model_is_reported(tmp_path) -> None:
         SentencePieceTokenizer.from_file(bad)
     with pytest.raises(TokenizerLoadError, match="does not exist"):
         SentencePieceTokenizer.from_file(tmp_path / "missing.model")
+
+
+def test_num_threads_default_and_with_num_threads(sp_tokenizer: SentencePieceTokenizer) -> None:
+    from seqkit.text.tokenizer import default_num_threads
+
+    encoder = sp_tokenizer.create_encoder(mode="source", lang="es")
+    assert encoder.num_threads == default_num_threads()
+    one = encoder.with_num_threads(1)
+    assert (one.num_threads, encoder.num_threads) == (1, default_num_threads())
+    assert (one.prefix_ids, one.suffix_ids) == (encoder.prefix_ids, encoder.suffix_ids)
+    assert one.encode_ids_batch(TEXTS) == encoder.with_num_threads(3).encode_ids_batch(TEXTS)
+    assert sp_tokenizer.create_encoder(num_threads=2).num_threads == 2
+    with pytest.raises(ValueError, match="at least 1"):
+        encoder.with_num_threads(0)
+
+
+def test_encode_batch_flat_matches_tensors(sp_tokenizer: SentencePieceTokenizer) -> None:
+    encoder = sp_tokenizer.create_encoder(mode="target", lang="en")
+    flat = encoder.encode_batch_flat(TEXTS, dtype=np.uint16)
+    assert flat.tokens.dtype == np.uint16
+    rows = np.split(flat.tokens, np.cumsum(flat.lengths)[:-1])
+    assert [r.tolist() for r in rows] == [t.tolist() for t in encoder.encode_batch(TEXTS)]

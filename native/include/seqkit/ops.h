@@ -17,7 +17,10 @@ using MapFn = std::function<Element(const Element&)>;
 using PredicateFn = std::function<bool(const Element&)>;
 using YieldFn = std::function<NodePtr(const Element&)>;
 
-enum class EncodingErrors { kStrict, kReplace, kIgnore };
+// How read_text treats a line that is not valid UTF-8: raise naming the line (kStrict),
+// repair it with U+FFFD (kReplace) or by dropping bad bytes (kIgnore), or yield the raw
+// line as Bytes (kReport) so that the consumer can count and report it.
+enum class EncodingErrors { kStrict, kReplace, kIgnore, kReport };
 
 // Sources.
 NodePtr make_read_sequence(std::vector<Element> items);

@@ -14,6 +14,7 @@ from seqkit.data.errors import (
     DataPipelineError,
     DataPipelineStateError,
     DataReadError,
+    DataWriteError,
 )
 from seqkit.data.files import list_files
 from seqkit.data.pipeline import (
@@ -27,11 +28,15 @@ from seqkit.data.pipeline import (
     sample,
     zip,
 )
-from seqkit.data.text import read_text
+from seqkit.data.text import count_lines, lines_to_check, read_text, utf8_size
 from seqkit.data.tokens import (
     TokenDatasetInfo,
+    TokenDType,
+    TokenWriter,
+    concat_token_ids,
     load_token_index,
     read_tokens,
+    token_dtype,
     write_tokens,
 )
 
@@ -44,10 +49,16 @@ __all__ = [
     "DataPipelineError",
     "DataPipelineStateError",
     "DataReadError",
+    "DataWriteError",
+    "TokenDType",
     "TokenDatasetInfo",
+    "TokenWriter",
     "concat",
+    "concat_token_ids",
     "constant",
     "count",
+    "count_lines",
+    "lines_to_check",
     "list_files",
     "load_token_index",
     "num_threads",
@@ -56,6 +67,8 @@ __all__ = [
     "read_tokens",
     "round_robin",
     "sample",
+    "token_dtype",
+    "utf8_size",
     "write_tokens",
     "zip",
 ]

@@ -32,5 +32,9 @@ class DataReadError(DataError, OSError):
     """A data file is missing, unreadable or malformed; the message names the file."""
 
 
+class DataWriteError(DataError, OSError):
+    """A dataset cannot be written (the target exists, or a file operation failed)."""
+
+
 class CollateError(DataError, ValueError):
     """Examples of a batch cannot be collated together."""

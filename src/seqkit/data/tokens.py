@@ -4,23 +4,37 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from types import TracebackType
+from typing import BinaryIO, Final, Literal, final
 
 import numpy as np
+import numpy.typing as npt
 
 from seqkit import _native
 from seqkit._native import DataPipelineBuilder
+from seqkit.data.atomic import AtomicDirectory, write_file, write_json
 from seqkit.data.errors import DataReadError
 
 TOKEN_FORMAT: Final = "seqkit.tokens"
 TOKEN_FORMAT_VERSION: Final = 1
 
 TokenDType = Literal["uint16", "uint32"]
+
+UINT16_MAX_VOCAB: Final = 1 << 16
+"""The largest vocabulary whose ids (0 to 65535) fit ``uint16``."""
+
+
+def token_dtype(vocab_size: int) -> TokenDType:
+    """``"uint16"`` when every id of the vocabulary fits (at most 65536 ids), else ``"uint32"``."""
+    return "uint16" if vocab_size <= UINT16_MAX_VOCAB else "uint32"
+
+
+def numpy_dtype(dtype: TokenDType) -> np.dtype[np.unsignedinteger]:
+    """The little-endian NumPy dtype of ``dtype`` (the on-disk byte order)."""
+    return np.dtype("<u2" if dtype == "uint16" else "<u4")
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -92,6 +106,22 @@ def _read_one(directory: Path) -> DataPipelineBuilder:
     return _native.read_tokens(str(directory), info.dtype, info.num_documents, info.num_tokens)
 
 
+def concat_token_ids(
+    batch: list[list[int]],
+    *,
+    prefix: Sequence[int] = (),
+    suffix: Sequence[int] = (),
+    dtype: Literal["uint16", "uint32", "int64"] = "uint16",
+) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.int64]]:
+    """Join rows of token ids into one array (``prefix + row + suffix`` each) and their lengths.
+
+    The loop runs in C++, so a batch encoder's lists become a :class:`TokenWriter` batch
+    without a Python-level pass over every id. Raises ``ValueError`` naming the row when an
+    id does not fit ``dtype``.
+    """
+    return _native.concat_ids(batch, list(prefix), list(suffix), dtype)
+
+
 def write_tokens(
     path: str | Path,
     documents: Iterable[Sequence[int] | np.ndarray],
@@ -100,42 +130,181 @@ def write_tokens(
 ) -> TokenDatasetInfo:
     """Write ``documents`` (sequences of token ids) as a token dataset directory.
 
-    The directory is written under a temporary name beside ``path`` and renamed when
-    complete, so a reader never sees half a dataset. Raises ``ValueError`` when an id
-    does not fit ``dtype``.
+    A shorthand for :class:`TokenWriter` with ``overwrite=True``: the directory appears
+    complete or not at all. Raises ``ValueError`` when an id does not fit ``dtype``.
     """
-    target = Path(path)
-    limit = 0xFFFF if dtype == "uint16" else 0xFFFFFFFF
-    np_dtype = np.dtype("<u2" if dtype == "uint16" else "<u4")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        offsets = [0]
-        with open(tmp / "tokens.bin", "wb") as out:
-            for i, doc in enumerate(documents):
-                ids = np.asarray(doc, dtype=np.int64)
-                if ids.ndim != 1:
-                    raise ValueError(f"document {i} is not a flat sequence of token ids")
-                if ids.size and (ids.min() < 0 or ids.max() > limit):
-                    raise ValueError(
-                        f"document {i} holds token ids outside [0, {limit}]; use dtype='uint32'"
-                    )
-                out.write(ids.astype(np_dtype).tobytes())
-                offsets.append(offsets[-1] + int(ids.size))
-        np.asarray(offsets, dtype=np.dtype("<u8")).tofile(tmp / "offsets.bin")
-        info = TokenDatasetInfo(dtype=dtype, num_documents=len(offsets) - 1, num_tokens=offsets[-1])
+    with TokenWriter(path, dtype=dtype, overwrite=True) as writer:
+        for i, doc in enumerate(documents):
+            ids = np.asarray(doc, dtype=np.int64)
+            if ids.ndim != 1:
+                raise ValueError(f"document {i} is not a flat sequence of token ids")
+            writer.write(ids, np.array([ids.size], dtype=np.int64))
+    return writer.info()
+
+
+@final
+class _Column:
+    """``tokens.bin`` and ``offsets.bin`` of one column, open for appending.
+
+    Offsets stream to disk batch by batch (running sums), so memory stays flat however
+    many documents a corpus has (an in-memory list of lengths would take 8 bytes each).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.tokens: BinaryIO = (directory / "tokens.bin").open("wb")
+        self.offsets: BinaryIO = (directory / "offsets.bin").open("wb")
+        self.offsets.write(np.zeros(1, dtype="<u8").tobytes())
+        self.num_documents = 0
+        self.num_tokens = 0
+
+    def close(self) -> None:
+        self.tokens.close()
+        self.offsets.close()
+
+
+@final
+class TokenWriter:
+    """Streams documents into a token dataset (docs/token_format.md), atomically.
+
+    Everything goes to a hidden directory beside ``path`` that is renamed into place by
+    :meth:`commit` (or on leaving the ``with`` block without an exception); an exception,
+    Ctrl-C or a crash leaves no dataset at ``path``. ``columns=("source", "target")``
+    writes a parallel dataset: one subdirectory per column, documents aligned by index.
+    Documents arrive in batches: all ids back to back plus the length of each, which is
+    what a batch encoder produces, so nothing is copied per document.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        dtype: TokenDType = "uint16",
+        columns: Sequence[str] | None = None,
+        overwrite: bool = False,
+    ) -> None:
+        if dtype not in ("uint16", "uint32"):
+            raise ValueError(f"dtype must be 'uint16' or 'uint32', not {dtype!r}")
+        self.path = Path(path)
+        self.dtype: TokenDType = dtype
+        """The on-disk width of a token id."""
+        self._np_dtype = numpy_dtype(dtype)
+        self._limit = int(np.iinfo(self._np_dtype).max)
+        names = list(columns) if columns else [""]
+        if len(set(names)) != len(names) or (columns and not all(names)):
+            raise ValueError(f"columns must be distinct non-empty names, got {columns!r}")
+        self._dir = AtomicDirectory(self.path, overwrite=overwrite)
+        self._columns: dict[str, _Column] = {}
+        try:
+            for name in names:
+                self._columns[name] = _Column(self._dir.temp / name)
+        except BaseException:
+            self.abort()
+            raise
+
+    @property
+    def temp_dir(self) -> Path:
+        """Where the dataset is being written (hidden until :meth:`commit`)."""
+        return self._dir.temp
+
+    def write(
+        self,
+        tokens: npt.NDArray[np.integer],
+        lengths: npt.NDArray[np.integer],
+        *,
+        column: str | None = None,
+    ) -> None:
+        """Append ``len(lengths)`` documents whose ids are ``tokens``, back to back.
+
+        ``tokens`` already of the dataset's dtype is written as it is; any other integer
+        dtype is range-checked first (``ValueError`` naming the id when it does not fit).
+        """
+        col = self._column(column)
+        if lengths.size and int(lengths.min()) < 0:
+            raise ValueError(f"a document length is negative ({int(lengths.min())})")
+        if int(lengths.sum()) != tokens.shape[0] or tokens.ndim != 1:
+            raise ValueError(
+                f"the lengths add up to {int(lengths.sum())} but {tokens.shape} tokens were given"
+            )
+        if tokens.dtype != self._np_dtype:
+            if tokens.size and (int(tokens.min()) < 0 or int(tokens.max()) > self._limit):
+                bad = int(tokens.min()) if int(tokens.min()) < 0 else int(tokens.max())
+                raise ValueError(
+                    f"token id {bad} does not fit {self.dtype} (0 to {self._limit}); "
+                    "use dtype='uint32'"
+                )
+            tokens = tokens.astype(self._np_dtype)
+        np.ascontiguousarray(tokens).tofile(col.tokens)
+        ends = np.cumsum(lengths, dtype=np.uint64)
+        ends += np.uint64(col.num_tokens)
+        ends.astype("<u8", copy=False).tofile(col.offsets)
+        col.num_documents += int(lengths.shape[0])
+        col.num_tokens += int(tokens.shape[0])
+
+    def add_json(self, name: str, payload: object) -> None:
+        """Write an extra JSON file (a manifest) at the root of the dataset."""
+        write_json(self._dir.temp / name, payload)
+
+    def commit(self) -> None:
+        """Finish every column (offsets, ``index.json``, fsync) and move the dataset into place."""
+        counts = {c.num_documents for c in self._columns.values()}
+        if len(counts) > 1:
+            self.abort()
+            raise ValueError(f"the columns hold different numbers of documents: {sorted(counts)}")
+        try:
+            for col in self._columns.values():
+                self._finish(col)
+            self._dir.commit()
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Close the files and remove everything written; ``path`` is left as it was."""
+        for col in self._columns.values():
+            col.close()
+        self._dir.abort()
+
+    def info(self, column: str | None = None) -> TokenDatasetInfo:
+        """What ``index.json`` of ``column`` says (so far, before :meth:`commit`)."""
+        col = self._column(column)
+        return TokenDatasetInfo(
+            dtype=self.dtype, num_documents=col.num_documents, num_tokens=col.num_tokens
+        )
+
+    def _column(self, column: str | None) -> _Column:
+        try:
+            return self._columns[column or ""]
+        except KeyError:
+            raise ValueError(
+                f"no column {column!r}; this writer has {sorted(self._columns)}"
+            ) from None
+
+    def _finish(self, col: _Column) -> None:
+        for file in (col.tokens, col.offsets):
+            file.flush()
+            os.fsync(file.fileno())
+        col.close()
         index = {
             "format": TOKEN_FORMAT,
             "version": TOKEN_FORMAT_VERSION,
-            "dtype": dtype,
-            "num_documents": info.num_documents,
-            "num_tokens": info.num_tokens,
+            "dtype": self.dtype,
+            "num_documents": col.num_documents,
+            "num_tokens": col.num_tokens,
         }
-        (tmp / "index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return info
+        write_file(col.directory / "index.json", (json.dumps(index, indent=2) + "\n").encode())
+
+    def __enter__(self) -> TokenWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()

@@ -3,7 +3,8 @@
 ``TokenizerHub.load(name_or_path)`` returns a :class:`TextTokenizer`; its
 ``create_encoder(task=, lang=, mode=)`` and ``create_decoder()`` turn text into id tensors
 and back (modes in :mod:`seqkit.text.modes`). Families: ``sentencepiece``, ``byte``,
-``char``, ``huggingface``. See ``docs/text.md``.
+``char``, ``huggingface``. :func:`preprocess` binarizes corpora on the native data
+pipeline into datasets written by :class:`seqkit.data.TokenWriter`. See ``docs/text.md``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from seqkit.text.errors import (
 from seqkit.text.family import TokenizerFamily, TokenizerLoader
 from seqkit.text.hf import HF_FAMILY, HuggingFaceTokenizer, huggingface_family
 from seqkit.text.hub import TokenizerCardResolver, TokenizerHub, TokenizerSource
-from seqkit.text.lines import LineReport, SkipReason
+from seqkit.text.line_policy import LineReport, SkipReason
 from seqkit.text.modes import ENCODING_MODES, SpecialTokenLayout, lang_token, resolve_layout
 from seqkit.text.preprocess import Column, PreprocessOptions, PreprocessResult, preprocess
 from seqkit.text.sentencepiece import (
@@ -29,7 +30,6 @@ from seqkit.text.sentencepiece import (
     SentencePieceTokenizer,
     sentencepiece_family,
 )
-from seqkit.text.token_writer import AtomicDirectory, TokenDatasetWriter, token_dtype
 from seqkit.text.tokenizer import FlatEncoding, TextTokenDecoder, TextTokenEncoder, TextTokenizer
 from seqkit.text.training import TrainedTokenizer, sha256_of, train_sentencepiece
 from seqkit.text.vocabulary import VocabularyInfo
@@ -40,7 +40,6 @@ __all__ = [
     "ENCODING_MODES",
     "HF_FAMILY",
     "SENTENCEPIECE_FAMILY",
-    "AtomicDirectory",
     "ByteTokenizer",
     "CharTokenizer",
     "Column",
@@ -58,7 +57,6 @@ __all__ = [
     "TextTokenDecoder",
     "TextTokenEncoder",
     "TextTokenizer",
-    "TokenDatasetWriter",
     "TokenizerCardResolver",
     "TokenizerFamily",
     "TokenizerHub",
@@ -77,6 +75,5 @@ __all__ = [
     "resolve_layout",
     "sentencepiece_family",
     "sha256_of",
-    "token_dtype",
     "train_sentencepiece",
 ]

@@ -1,29 +1,42 @@
 """Binarization of monolingual or parallel text into token datasets (``seqkit data preprocess``).
 
-Lines stream through in chunks: while one chunk is being encoded (SentencePiece releases
-the GIL and uses every core), the next is read and checked, and the previous one written.
-Bad lines follow the policy of :mod:`seqkit.text.lines`; in a parallel corpus a pair is
-skipped when either side is bad, so the two sides stay aligned.
+The work runs on the native data pipeline (:mod:`seqkit.text.preprocess_stages`): lines
+are read in C++ while the previous bucket is encoded on every core and the one before is
+written, so reading and writing hide behind encoding. Bad lines follow the policy of
+:mod:`seqkit.text.line_policy`; in a parallel corpus a pair is skipped when either side
+is bad, so the two sides stay aligned. The dataset is written by
+:class:`seqkit.data.TokenWriter`: it appears complete, with its manifest, or not at all.
 """
 
 from __future__ import annotations
 
 import datetime
-import itertools
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Final, cast, final
+from typing import Final, final
 
-import numpy as np
-import numpy.typing as npt
 from tqdm import tqdm
 
+from seqkit.data import (
+    DataPipeline,
+    DataPipelineError,
+    TokenDatasetInfo,
+    TokenDType,
+    TokenWriter,
+    count_lines,
+    token_dtype,
+)
+from seqkit.errors import SeqkitError
 from seqkit.text.errors import PreprocessError
-from seqkit.text.lines import LineChunkReader, LineReport, SkipReason, classify_chunk
-from seqkit.text.token_writer import AtomicDirectory, TokenDatasetWriter, token_dtype, write_json
-from seqkit.text.tokenizer import TextTokenEncoder, flatten
+from seqkit.text.line_policy import LineReport
+from seqkit.text.preprocess_stages import (
+    CheckStage,
+    EncodedBatch,
+    EncodeStage,
+    build_pipeline,
+)
+from seqkit.text.tokenizer import TextTokenEncoder
 
 MANIFEST_FORMAT: Final = "seqkit.tokens.manifest"
 
@@ -42,6 +55,9 @@ class PreprocessOptions:
     chunk_lines: int = 16384
     """Lines encoded per batch; larger batches amortize per-call costs over more threads."""
 
+    num_threads: int | None = None
+    """Encoding threads (default: each encoder's own, every core for SentencePiece)."""
+
     overwrite: bool = False
     """Replace an existing output directory (only once the new one is complete)."""
 
@@ -51,8 +67,12 @@ class PreprocessOptions:
     def __post_init__(self) -> None:
         if self.max_tokens is not None and self.max_tokens <= 0:
             raise PreprocessError(f"max_tokens must be positive, got {self.max_tokens}.")
+        if self.max_bytes is not None and self.max_bytes <= 0:
+            raise PreprocessError(f"max_bytes must be positive, got {self.max_bytes}.")
         if self.chunk_lines <= 0:
             raise PreprocessError(f"chunk_lines must be positive, got {self.chunk_lines}.")
+        if self.num_threads is not None and self.num_threads <= 0:
+            raise PreprocessError(f"num_threads must be positive, got {self.num_threads}.")
 
 
 @final
@@ -88,13 +108,6 @@ class PreprocessResult:
     """Read, kept and skipped lines."""
 
 
-@dataclass
-class _Chunk:
-    future: Future[list[list[list[int]]]]
-    line_numbers: npt.NDArray[np.int64]
-    """1-based input line number of each row (for reports)."""
-
-
 def preprocess(
     columns: Sequence[Column],
     output: Path,
@@ -103,150 +116,114 @@ def preprocess(
     tokenizer: dict[str, object],
     options: PreprocessOptions | None = None,
 ) -> PreprocessResult:
-    """Binarize ``columns`` (one: monolingual; two: parallel, aligned by line) to ``output``."""
+    """Binarize ``columns`` (one: monolingual; two: parallel, aligned by line) to ``output``.
+
+    Raises :class:`PreprocessError` for a missing input, misaligned parallel inputs (naming
+    both files and their line counts) or a corpus without a usable line; nothing is left
+    at ``output`` then, nor after an interrupt.
+    """
     options = options or PreprocessOptions()
+    if output.exists() and not options.overwrite:
+        raise PreprocessError(
+            f"{output} already exists; remove it or pass --overwrite.", path=output
+        )
+    if len(columns) not in (1, 2):
+        raise PreprocessError(
+            f"Give one column (monolingual) or two (parallel), not {len(columns)}."
+        )
     for column in columns:
         if not column.path.is_file():
             raise PreprocessError(f"Input {column.path} does not exist.", path=column.path)
+    if len(columns) == 2:
+        _check_aligned(columns)
+    if options.num_threads is not None:
+        threads = options.num_threads
+        columns = [replace(c, encoder=c.encoder.with_num_threads(threads)) for c in columns]
     dtype = token_dtype(vocab_size)
     report = LineReport()
-    with AtomicDirectory(output, overwrite=options.overwrite) as temp:
-        writers = [
-            TokenDatasetWriter(temp / c.subdir if c.subdir else temp, dtype) for c in columns
-        ]
-        try:
-            _run(columns, writers, report, options)
-        except BaseException:
-            for writer in writers:
-                writer.abort()
-            raise
-        indexes = [writer.close() for writer in writers]
+    subdirs = [c.subdir for c in columns]
+    with TokenWriter(
+        output,
+        dtype=dtype,
+        columns=None if subdirs == [None] else [str(s) for s in subdirs],
+        overwrite=options.overwrite,
+    ) as writer:
+        _run(columns, writer, report, options)
         if report.lines_kept == 0:
             raise PreprocessError(
                 f"No usable line in {', '.join(str(c.path) for c in columns)} "
                 f"({report.summary()}); nothing was written.",
                 path=columns[0].path,
             )
-        manifest = _manifest(columns, indexes, report, tokenizer, options)
-        write_json(temp / "manifest.json", manifest)
+        counts = [writer.info(c.subdir) for c in columns]
+        manifest = _manifest(columns, counts, dtype, report, tokenizer, options)
+        writer.add_json("manifest.json", manifest)
     return PreprocessResult(output=output, manifest=manifest, report=report)
 
 
-def _run(
-    columns: Sequence[Column],
-    writers: list[TokenDatasetWriter],
-    report: LineReport,
-    options: PreprocessOptions,
-) -> None:
-    total = sum(c.path.stat().st_size for c in columns)
-    readers = [LineChunkReader(c.path, chunk_lines=options.chunk_lines) for c in columns]
-    line_no = 0
-    pending: _Chunk | None = None
-    with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqkit-encode") as pool,
-        tqdm(
-            total=total, unit="B", unit_scale=True, disable=not options.progress, desc="encode"
-        ) as bar,
-    ):
-        for chunks in itertools.zip_longest(*readers):
-            _check_aligned(columns, chunks, line_no)
-            rows, line_numbers = _classify(columns, chunks, line_no, report, options.max_bytes)
-            line_no += len(chunks[0] or ())
-            bar.update(sum(r.bytes_read for r in readers) - bar.n)
-            if not rows[0]:
-                continue
-            future = pool.submit(_encode, columns, rows)
-            if pending is not None:
-                _finish(pending, columns, writers, report, options)
-            pending = _Chunk(future, line_numbers)
-        if pending is not None:
-            _finish(pending, columns, writers, report, options)
-
-
-def _classify(
-    columns: Sequence[Column],
-    chunks: tuple[list[str | bytes] | None, ...],
-    line_no: int,
-    report: LineReport,
-    max_bytes: int | None,
-) -> tuple[list[list[str]], npt.NDArray[np.int64]]:
-    """The kept texts of each column, and the 1-based line number of each."""
-    size = len(chunks[0] or ())
-    report.lines_read += size
-    keep = [True] * size
-    columns_lines = []
-    for column, chunk in zip(columns, chunks):
-        lines, skipped = classify_chunk(chunk or [], max_bytes=max_bytes)
-        columns_lines.append(lines)
-        for i, reason in skipped:
-            if keep[i]:  # a pair is reported once, for its first bad side
-                keep[i] = False
-                report.skip(reason, f"{column.path}:{line_no + i + 1}")
-    if all(keep):
-        # Every line of the chunk is a kept str (classify_chunk found nothing to skip).
-        rows = [cast(list[str], lines) for lines in columns_lines]
-        return rows, np.arange(line_no + 1, line_no + size + 1, dtype=np.int64)
-    kept = [i for i in range(size) if keep[i]]
-    rows = [[str(lines[i]) for i in kept] for lines in columns_lines]
-    return rows, np.asarray(kept, dtype=np.int64) + (line_no + 1)
-
-
-def _check_aligned(
-    columns: Sequence[Column], chunks: tuple[list[str | bytes] | None, ...], line_no: int
-) -> None:
-    sizes = [None if chunk is None else len(chunk) for chunk in chunks]
-    if len(set(sizes)) > 1:
-        counts = ", ".join(
-            f"{c.path}: {'no more' if s is None else s} lines from line {line_no + 1}"
-            for c, s in zip(columns, sizes)
-        )
+def _check_aligned(columns: Sequence[Column]) -> None:
+    counts = [count_lines(c.path) for c in columns]
+    if counts[0] != counts[1]:
+        short, long = (0, 1) if counts[0] < counts[1] else (1, 0)
         raise PreprocessError(
-            f"The parallel inputs have different numbers of lines ({counts}); "
-            "align them so that line i of each file is a translation pair.",
-            path=columns[0].path,
+            f"The parallel inputs are not aligned: {columns[0].path} has {counts[0]} lines "
+            f"but {columns[1].path} has {counts[1]}; line {counts[short] + 1} of "
+            f"{columns[long].path} has no partner in {columns[short].path}. Align them so "
+            "that line i of each file is a translation pair.",
+            path=columns[short].path,
         )
 
 
-def _encode(columns: Sequence[Column], rows: list[list[str]]) -> list[list[list[int]]]:
-    # Runs in the worker thread: SentencePiece drops the GIL here, so the main thread
-    # flattens and writes the previous chunk meanwhile.
-    return [c.encoder.encode_ids_batch(texts) for c, texts in zip(columns, rows)]
-
-
-def _finish(
-    chunk: _Chunk,
-    columns: Sequence[Column],
-    writers: list[TokenDatasetWriter],
-    report: LineReport,
-    options: PreprocessOptions,
+def _run(
+    columns: Sequence[Column], writer: TokenWriter, report: LineReport, options: PreprocessOptions
 ) -> None:
-    dtype = writers[0].dtype
-    flats = [
-        flatten(ids, column.encoder.prefix_ids, column.encoder.suffix_ids, dtype=dtype)
-        for column, ids in zip(columns, chunk.future.result())
-    ]
-    keep: npt.NDArray[np.bool_] | None = None
-    if options.max_tokens is not None:
-        too_long = np.zeros(flats[0].lengths.shape[0], dtype=bool)
-        for side, flat in enumerate(flats):
-            over = (flat.lengths > options.max_tokens) & ~too_long
-            for i in np.flatnonzero(over):
-                report.skip(SkipReason.TOO_LONG, f"{columns[side].path}:{chunk.line_numbers[i]}")
-            too_long |= over
-        if too_long.any():
-            keep = ~too_long
-    for writer, flat in zip(writers, flats):
-        tokens, lengths = flat.tokens, flat.lengths
-        if keep is not None:
-            tokens = tokens[np.repeat(keep, lengths)]
-            lengths = lengths[keep]
-        writer.write(tokens, lengths)
-    report.lines_kept += int(flats[0].lengths.shape[0] if keep is None else keep.sum())
+    check = CheckStage(max_bytes=options.max_bytes)
+    encode = EncodeStage(
+        [c.encoder for c in columns], dtype=writer.dtype, max_tokens=options.max_tokens
+    )
+    pipeline = build_pipeline(
+        [c.path for c in columns], check, encode, batch_lines=options.chunk_lines
+    )
+    total = sum(c.path.stat().st_size for c in columns)
+    line_no = 0
+    try:
+        with tqdm(
+            total=total, unit="B", unit_scale=True, disable=not options.progress, desc="encode"
+        ) as bar:
+            for batch in _batches(pipeline, columns):
+                for i, side, reason in batch.skipped:
+                    report.skip(reason, f"{columns[side].path}:{line_no + i + 1}")
+                for column, flat in zip(columns, batch.sides, strict=True):
+                    writer.write(flat.tokens, flat.lengths, column=column.subdir)
+                line_no += batch.num_lines
+                report.lines_read += batch.num_lines
+                report.lines_kept += batch.num_lines - len(batch.skipped)
+                bar.update(min(batch.num_bytes, total - bar.n))
+            # Exact at the end: "\r\n" endings are not in the per-batch counts.
+            bar.update(total - bar.n)
+    finally:
+        pipeline.close()
+
+
+def _batches(pipeline: DataPipeline, columns: Sequence[Column]) -> Iterator[EncodedBatch]:
+    """The pipeline's batches, its errors turned into :class:`PreprocessError`."""
+    try:
+        yield from pipeline
+    except DataPipelineError as ex:
+        cause = ex.__cause__
+        # Our own errors and Ctrl-C come out as they are; anything else is named and chained.
+        if isinstance(cause, SeqkitError) or (
+            cause is not None and not isinstance(cause, Exception)
+        ):
+            raise cause from None
+        inputs = ", ".join(str(c.path) for c in columns)
+        raise PreprocessError(f"Preprocessing {inputs} failed: {ex}", path=columns[0].path) from ex
 
 
 def _manifest(
     columns: Sequence[Column],
-    indexes: list[dict[str, object]],
+    counts: list[TokenDatasetInfo],
+    dtype: TokenDType,
     report: LineReport,
     tokenizer: dict[str, object],
     options: PreprocessOptions,
@@ -261,10 +238,10 @@ def _manifest(
             "prefix_ids": c.encoder.prefix_ids,
             "suffix_ids": c.encoder.suffix_ids,
             **c.info,
-            "num_documents": index["num_documents"],
-            "num_tokens": index["num_tokens"],
+            "num_documents": info.num_documents,
+            "num_tokens": info.num_tokens,
         }
-        for c, index in zip(columns, indexes)
+        for c, info in zip(columns, counts, strict=True)
     ]
     return {
         "format": MANIFEST_FORMAT,
@@ -273,10 +250,14 @@ def _manifest(
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "seqkit_version": __version__,
         "tokenizer": tokenizer,
-        "dtype": indexes[0]["dtype"],
-        "num_documents": indexes[0]["num_documents"],
-        "num_tokens": sum(int(str(index["num_tokens"])) for index in indexes),
+        "dtype": dtype,
+        "num_documents": counts[0].num_documents,
+        "num_tokens": sum(info.num_tokens for info in counts),
         "inputs": sides,
         "limits": {"max_tokens": options.max_tokens, "max_bytes": options.max_bytes},
+        "encoding": {
+            "num_threads": [c.encoder.num_threads for c in columns],
+            "batch_lines": options.chunk_lines,
+        },
         **report.to_dict(),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,13 +21,6 @@ SENTENCEPIECE_FAMILY: Final = "sentencepiece"
 _LANG_TOKEN = re.compile(r"^__[A-Za-z0-9_-]+__$")
 
 
-def default_num_threads() -> int:
-    """Every core this process may run on (its CPU affinity, not the machine's count)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
 @final
 class SentencePieceEncoder(TextTokenEncoder):
     """Encodes with a SentencePiece model; batches run on ``num_threads`` native threads."""
@@ -45,9 +37,10 @@ class SentencePieceEncoder(TextTokenEncoder):
         nbest_size: int,
         alpha: float,
     ) -> None:
-        super().__init__(prefix_ids=prefix_ids, suffix_ids=suffix_ids, device=device)
+        super().__init__(
+            prefix_ids=prefix_ids, suffix_ids=suffix_ids, device=device, num_threads=num_threads
+        )
         self._sp = processor
-        self._threads = num_threads or default_num_threads()
         self._sampling = enable_sampling
         self._nbest = nbest_size
         self._alpha = alpha
@@ -57,7 +50,7 @@ class SentencePieceEncoder(TextTokenEncoder):
         # SentencePiece's batch encode releases the GIL and fans out over native threads.
         ids: list[list[int]] = self._sp.encode(
             list(texts),
-            num_threads=self._threads,
+            num_threads=self._num_threads,
             enable_sampling=self._sampling,
             nbest_size=self._nbest,
             alpha=self._alpha,

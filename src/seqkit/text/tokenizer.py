@@ -7,20 +7,30 @@ tensor conversion, and a flat NumPy form used by binarization.
 
 from __future__ import annotations
 
+import copy
 import itertools
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import final
+from typing import Literal, Self, final
 
 import numpy as np
 import numpy.typing as npt
 import torch
 from torch import Tensor
 
+from seqkit.data.tokens import concat_token_ids
 from seqkit.text.errors import EncodingModeError
 from seqkit.text.modes import Special, SpecialTokenLayout, resolve_layout
 from seqkit.text.vocabulary import VocabularyInfo
+
+
+def default_num_threads() -> int:
+    """Every core this process may run on (its CPU affinity, not the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 @final
@@ -44,10 +54,28 @@ class TextTokenEncoder(ABC):
         prefix_ids: Sequence[int] = (),
         suffix_ids: Sequence[int] = (),
         device: torch.device | None = None,
+        num_threads: int | None = None,
     ) -> None:
         self._prefix = list(prefix_ids)
         self._suffix = list(suffix_ids)
         self._device = device
+        self._num_threads = _check_threads(num_threads or default_num_threads())
+
+    @property
+    def num_threads(self) -> int:
+        """Native threads a batch encode may use (default: every core this process may use).
+
+        SentencePiece honours it per call; families that encode in Python (byte, char) run
+        on one thread whatever it says, and Hugging Face ``tokenizers`` sizes its Rust pool
+        once per process (``RAYON_NUM_THREADS``).
+        """
+        return self._num_threads
+
+    def with_num_threads(self, num_threads: int) -> Self:
+        """A copy of this encoder (same model, mode and device) using ``num_threads``."""
+        clone = copy.copy(self)
+        clone._num_threads = _check_threads(num_threads)
+        return clone
 
     @property
     def prefix_ids(self) -> list[int]:
@@ -87,6 +115,19 @@ class TextTokenEncoder(ABC):
         return flatten(self.encode_ids_batch(texts), self._prefix, self._suffix, dtype=dtype)
 
 
+def _check_threads(num_threads: int) -> int:
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be at least 1, got {num_threads}")
+    return num_threads
+
+
+_NATIVE_DTYPES: dict[str, Literal["uint16", "uint32", "int64"]] = {
+    "uint16": "uint16",
+    "uint32": "uint32",
+    "int64": "int64",
+}
+
+
 def flatten(
     batch: Sequence[Sequence[int]],
     prefix: Sequence[int],
@@ -94,7 +135,11 @@ def flatten(
     *,
     dtype: npt.DTypeLike = np.int64,
 ) -> FlatEncoding:
-    """Concatenate ``prefix + ids + suffix`` of every row into one array (vectorized)."""
+    """Concatenate ``prefix + ids + suffix`` of every row into one array (in C++ for lists)."""
+    native = _NATIVE_DTYPES.get(np.dtype(dtype).name)
+    if isinstance(batch, list) and native is not None:
+        tokens, lengths = concat_token_ids(batch, prefix=prefix, suffix=suffix, dtype=native)
+        return FlatEncoding(tokens=tokens, lengths=lengths)
     n = len(batch)
     raw_lens = np.fromiter(map(len, batch), dtype=np.int64, count=n)
     total_raw = int(raw_lens.sum())

@@ -14,9 +14,10 @@ import sentencepiece as spm
 import yaml
 
 from seqkit.text.errors import TokenizerTrainingError
-from seqkit.text.lines import LineReport, iter_clean_lines
+from seqkit.text.line_policy import LineReport, iter_clean_lines
 from seqkit.text.modes import lang_token
-from seqkit.text.sentencepiece import SENTENCEPIECE_FAMILY, default_num_threads
+from seqkit.text.sentencepiece import SENTENCEPIECE_FAMILY
+from seqkit.text.tokenizer import default_num_threads
 
 ModelType = Literal["unigram", "bpe"]
 
@@ -73,7 +74,7 @@ def train_sentencepiece(
 
     Ids: ``<unk>=0, <s>=1, </s>=2, <pad>=3``, then language tokens ``__xx__`` for each of
     ``langs`` (so ``create_encoder(lang=...)`` works), then ``user_defined_symbols``.
-    Bad lines follow :mod:`seqkit.text.lines` and are reported in the result.
+    Bad lines follow :mod:`seqkit.text.line_policy` and are reported in the result.
     ``max_sentences`` caps the sentences used (a seeded sample, SentencePiece's
     ``input_sentence_size``).
     """

@@ -14,8 +14,6 @@ from seqkit.text import (
     Column,
     PreprocessError,
     PreprocessOptions,
-    SentencePieceTokenizer,
-    TextTokenEncoder,
     TextTokenizer,
     TokenizerHub,
     TokenizerSource,
@@ -79,7 +77,9 @@ class PreprocessCommand(CliCommand):
         parser.add_argument(
             "--max-bytes", type=int, default=1 << 20, help="skip longer lines (counted)"
         )
-        parser.add_argument("--chunk-lines", type=int, default=16384)
+        parser.add_argument(
+            "--chunk-lines", type=int, default=16384, help="lines encoded per batch"
+        )
         parser.add_argument("--threads", type=int, help="encoding threads (default: all cores)")
         parser.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -101,6 +101,7 @@ class PreprocessCommand(CliCommand):
             max_tokens=args.max_tokens,
             max_bytes=args.max_bytes,
             chunk_lines=args.chunk_lines,
+            num_threads=args.threads,
             overwrite=args.overwrite,
             progress=not args.no_progress,
         )
@@ -124,11 +125,7 @@ class PreprocessCommand(CliCommand):
         args: argparse.Namespace, tokenizer: TextTokenizer, parallel: bool
     ) -> list[Column]:
         def column(path: Path, mode: str, lang: str | None) -> Column:
-            encoder: TextTokenEncoder
-            if isinstance(tokenizer, SentencePieceTokenizer):
-                encoder = tokenizer.create_encoder(mode=mode, lang=lang, num_threads=args.threads)
-            else:
-                encoder = tokenizer.create_encoder(mode=mode, lang=lang)
+            encoder = tokenizer.create_encoder(mode=mode, lang=lang)
             subdir = mode if parallel else None
             info: dict[str, object] = {"mode": mode, "lang": lang}
             return Column(path=path, encoder=encoder, subdir=subdir, info=info)
