@@ -1,5 +1,7 @@
 // Element-wise and windowed operators: map, filter, shuffle, bucketing, slicing, threads.
 #include <algorithm>
+#include <atomic>
+#include <iterator>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -176,6 +178,10 @@ class Filter final : public Node {
 
 // ---------------------------------------------------------------------------- shuffle
 
+// The window is one shared List, copied on write: state() shares it with the saved state
+// in O(1) instead of copying every buffered element (10k strings for a 10k window), and
+// a later next() copies it only if that state is still alive. Each pick is O(1): the
+// picked slot is refilled from upstream in place (or by the last element at the end).
 class Shuffle final : public Node {
  public:
   Shuffle(NodePtr input, std::int64_t window, std::uint64_t seed)
@@ -185,34 +191,37 @@ class Shuffle final : public Node {
   std::optional<Element> do_next() override {
     if (window_ == 1) return pull();
     if (!filled_) {
-      while (window_ == 0 || static_cast<std::int64_t>(buffer_.size()) < window_) {
+      std::vector<Element>& items = writable().items;
+      if (window_ > 0) items.reserve(static_cast<std::size_t>(std::min<std::int64_t>(window_, 1 << 20)));
+      while (window_ == 0 || static_cast<std::int64_t>(items.size()) < window_) {
         auto e = pull();
         if (!e) {
           upstream_done_ = true;
           break;
         }
-        buffer_.push_back(std::move(*e));
+        items.push_back(std::move(*e));
       }
       filled_ = true;
     }
-    if (buffer_.empty()) return std::nullopt;
-    std::size_t idx = static_cast<std::size_t>(rng_.below(buffer_.size()));
-    Element out = std::move(buffer_[idx]);
+    if (buffer_->items.empty()) return std::nullopt;
+    std::vector<Element>& items = writable().items;
+    std::size_t idx = static_cast<std::size_t>(rng_.below(items.size()));
+    Element out = std::move(items[idx]);
     std::optional<Element> refill;
     if (!upstream_done_) {
       refill = pull();
       if (!refill) upstream_done_ = true;
     }
     if (refill) {
-      buffer_[idx] = std::move(*refill);
+      items[idx] = std::move(*refill);
     } else {
-      buffer_[idx] = std::move(buffer_.back());
-      buffer_.pop_back();
+      if (idx + 1 != items.size()) items[idx] = std::move(items.back());
+      items.pop_back();
     }
     return out;
   }
   void do_reset(bool reset_rng) override {
-    buffer_.clear();
+    buffer_ = std::make_shared<List>();
     filled_ = false;
     upstream_done_ = false;
     if (reset_rng) rng_.seed_with(seed_);
@@ -222,20 +231,34 @@ class Shuffle final : public Node {
     out.items.emplace_back("rng", rng_.state());
     out.items.emplace_back("filled", filled_);
     out.items.emplace_back("upstream_done", upstream_done_);
-    out.items.emplace_back("buffer", list_of(buffer_));
+    Element shared;
+    shared.value = ListPtr(buffer_);
+    out.items.emplace_back("buffer", std::move(shared));
   }
   void load(const Element& s) override {
     rng_.load(dict_get(s, "rng"));
     filled_ = get_bool(s, "filled");
     upstream_done_ = get_bool(s, "upstream_done");
-    buffer_ = items_of(s, "buffer");
+    const Element& buffer = dict_get(s, "buffer");
+    if (const auto* shared = std::get_if<ListPtr>(&buffer.value)) {
+      // Shared with the state, not copied; next() copies it only while the state lives.
+      buffer_ = std::const_pointer_cast<List>(*shared);
+    } else {
+      buffer_ = std::make_shared<List>(get_list(s, "buffer"));
+    }
   }
 
  private:
+  // The window, made unique first if a saved state still shares it.
+  List& writable() {
+    if (buffer_.use_count() > 1) buffer_ = std::make_shared<List>(*buffer_);
+    return *buffer_;
+  }
+
   std::int64_t window_;
   std::uint64_t seed_;
   Rng rng_;
-  std::vector<Element> buffer_;
+  std::shared_ptr<List> buffer_ = std::make_shared<List>();
   bool filled_ = false;
   bool upstream_done_ = false;
 };
@@ -598,9 +621,19 @@ class Unbatch final : public Node {
 
 // --------------------------------------------------------------------------- prefetch
 
+// A background thread keeps up to `capacity_` elements ready. Two condition variables
+// (not_empty_ for the consumer, not_full_ for the producer) and refill hysteresis: a
+// producer that found the buffer full sleeps until the consumer has taken it down to
+// half, and each side signals only when the other is actually asleep. With one shared
+// condition variable and a refill per element, a consumer slightly faster than the
+// producer woke it for every element: two futex calls and two context switches per
+// element on a 2-core machine, which made prefetching a slowdown.
 class Prefetch final : public Node {
  public:
-  Prefetch(NodePtr input, std::int64_t n) : Node("prefetch", {std::move(input)}), capacity_(std::max<std::int64_t>(n, 1)) {}
+  Prefetch(NodePtr input, std::int64_t n)
+      : Node("prefetch", {std::move(input)}),
+        capacity_(static_cast<std::size_t>(std::max<std::int64_t>(n, 1))),
+        low_water_(capacity_ / 2) {}
   ~Prefetch() override { stop(); }
 
   void shutdown() override {
@@ -612,11 +645,21 @@ class Prefetch final : public Node {
   std::optional<Element> do_next() override {
     start();
     std::unique_lock<std::mutex> lock(mutex_);
-    wait_interruptibly(lock, cv_, [&] { return !buffer_.empty() || producer_done_; });
+    if (buffer_.empty() && !producer_done_) {
+      consumer_waits_.fetch_add(1, std::memory_order_relaxed);
+      consumer_waiting_ = true;
+      try {
+        wait_interruptibly(lock, not_empty_, [&] { return !buffer_.empty() || producer_done_; });
+      } catch (...) {
+        consumer_waiting_ = false;
+        throw;
+      }
+      consumer_waiting_ = false;
+    }
     if (!buffer_.empty()) {
       Element e = std::move(buffer_.front());
       buffer_.pop_front();
-      cv_.notify_all();
+      if (producer_waiting_ && buffer_.size() <= low_water_) not_full_.notify_one();
       return e;
     }
     if (error_) {
@@ -644,9 +687,15 @@ class Prefetch final : public Node {
   }
   void load(const Element& s) override {
     auto items = items_of(s, "buffer");
-    buffer_.assign(items.begin(), items.end());
+    buffer_.assign(std::make_move_iterator(items.begin()), std::make_move_iterator(items.end()));
     producer_done_ = get_bool(s, "upstream_done");
     error_ = nullptr;
+  }
+  void extra_counters(std::vector<std::pair<std::string, std::int64_t>>& out) const override {
+    // consumer_waits: next() found nothing ready (the pipeline behind is the bottleneck);
+    // producer_waits: the thread found the buffer full (the consumer is).
+    out.emplace_back("consumer_waits", consumer_waits_.load(std::memory_order_relaxed));
+    out.emplace_back("producer_waits", producer_waits_.load(std::memory_order_relaxed));
   }
 
  private:
@@ -657,13 +706,14 @@ class Prefetch final : public Node {
     thread_ = std::thread([this] { produce(); });
   }
 
+  // Joins the thread; an element it was pulling still lands in the buffer (it is saved).
   void stop() {
     if (!running_) return;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stopping_ = true;
     }
-    cv_.notify_all();
+    not_full_.notify_all();
     thread_.join();
     running_ = false;
   }
@@ -672,8 +722,14 @@ class Prefetch final : public Node {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        cv_.wait(lock, [&] { return stopping_ || static_cast<std::int64_t>(buffer_.size()) < capacity_; });
         if (stopping_) return;
+        if (buffer_.size() >= capacity_) {
+          producer_waits_.fetch_add(1, std::memory_order_relaxed);
+          producer_waiting_ = true;
+          not_full_.wait(lock, [&] { return stopping_ || buffer_.size() <= low_water_; });
+          producer_waiting_ = false;
+          if (stopping_) return;
+        }
       }
       std::optional<Element> e;
       std::exception_ptr err;
@@ -686,21 +742,27 @@ class Prefetch final : public Node {
       if (err || !e) {
         error_ = err;
         producer_done_ = true;
-        cv_.notify_all();
+        not_empty_.notify_one();
         return;
       }
       buffer_.push_back(std::move(*e));
-      cv_.notify_all();
+      if (consumer_waiting_) not_empty_.notify_one();
     }
   }
 
-  std::int64_t capacity_;
+  std::size_t capacity_;
+  std::size_t low_water_;
   std::mutex mutex_;
-  std::condition_variable cv_;
+  std::condition_variable not_empty_;
+  std::condition_variable not_full_;
   std::deque<Element> buffer_;
   bool producer_done_ = false;
   bool stopping_ = false;
   bool running_ = false;
+  bool consumer_waiting_ = false;
+  bool producer_waiting_ = false;
+  std::atomic<std::int64_t> consumer_waits_{0};
+  std::atomic<std::int64_t> producer_waits_{0};
   std::exception_ptr error_;
   std::thread thread_;
 };
