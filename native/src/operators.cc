@@ -624,7 +624,9 @@ class Unbatch final : public Node {
 // A background thread keeps up to `capacity_` elements ready. Two condition variables
 // (not_empty_ for the consumer, not_full_ for the producer) and refill hysteresis: a
 // producer that found the buffer full sleeps until the consumer has taken it down to
-// half, and each side signals only when the other is actually asleep. With one shared
+// half; a consumer that found it empty sleeps until two elements are ready (one if the
+// capacity is 1), so each wake-up is paid for by two elements instead of one; and each
+// side signals only when the other is actually asleep. With one shared
 // condition variable and a refill per element, a consumer slightly faster than the
 // producer woke it for every element: two futex calls and two context switches per
 // element on a 2-core machine, which made prefetching a slowdown.
@@ -633,7 +635,8 @@ class Prefetch final : public Node {
   Prefetch(NodePtr input, std::int64_t n)
       : Node("prefetch", {std::move(input)}),
         capacity_(static_cast<std::size_t>(std::max<std::int64_t>(n, 1))),
-        low_water_(capacity_ / 2) {}
+        low_water_(capacity_ / 2),
+        wake_level_(std::min<std::size_t>(capacity_, 2)) {}
   ~Prefetch() override { stop(); }
 
   void shutdown() override {
@@ -649,7 +652,7 @@ class Prefetch final : public Node {
       consumer_waits_.fetch_add(1, std::memory_order_relaxed);
       consumer_waiting_ = true;
       try {
-        wait_interruptibly(lock, not_empty_, [&] { return !buffer_.empty() || producer_done_; });
+        wait_interruptibly(lock, not_empty_, [&] { return buffer_.size() >= wake_level_ || producer_done_; });
       } catch (...) {
         consumer_waiting_ = false;
         throw;
@@ -746,12 +749,13 @@ class Prefetch final : public Node {
         return;
       }
       buffer_.push_back(std::move(*e));
-      if (consumer_waiting_) not_empty_.notify_one();
+      if (consumer_waiting_ && buffer_.size() >= wake_level_) not_empty_.notify_one();
     }
   }
 
   std::size_t capacity_;
   std::size_t low_water_;
+  std::size_t wake_level_;
   std::mutex mutex_;
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
