@@ -121,6 +121,9 @@ class Node {
   // any thread: relaxed load-add-store, not a locked read-modify-write per element.
   std::atomic<std::int64_t> num_yielded_{0};
   std::atomic<std::uint64_t> time_ticks_{0};
+  // Sampling of timed calls (see next()); touched only by the pulling thread.
+  std::uint32_t exact_calls_ = 0;
+  std::uint32_t sample_state_ = 0x9e3779b9u;
 };
 
 using NodePtr = std::shared_ptr<Node>;
