@@ -204,3 +204,21 @@ def test_stats_time_is_in_seconds() -> None:
     list(p)
     # Five 2 ms sleeps happened inside map: a lower bound on its time, not a speed test.
     assert p.stats()[0]["time_s"] >= 0.009
+
+
+@pytest.mark.parametrize("k", [0, 1, 7, 40])
+def test_shuffle_reset_keeps_rng_going_after_look_ahead(k: int) -> None:
+    # Regression guard for the look-ahead draw: reset() without reset_rng continues the
+    # RNG from where an uninterrupted pipeline was, whether or not a draw is pending.
+    def build():
+        return read_sequence(range(40)).shuffle(8, seed=11).and_return()
+
+    p = build()
+    for _ in range(k):
+        next(p)
+    state = p.state_dict()
+    p.reset()
+    q = build()
+    q.load_state_dict(state)
+    q.reset()
+    assert list(p) == list(q)
