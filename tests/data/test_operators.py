@@ -176,8 +176,10 @@ def test_prefetch_stats_count_waits() -> None:
     assert list(p) == list(range(50))
     stats = p.stats()[0]
     assert stats["operator"] == "prefetch"
-    assert isinstance(stats["consumer_waits"], int) and stats["consumer_waits"] >= 0
-    assert isinstance(stats["producer_waits"], int) and stats["producer_waits"] >= 0
+    assert isinstance(stats["consumer_waits"], int)
+    assert stats["consumer_waits"] >= 0
+    assert isinstance(stats["producer_waits"], int)
+    assert stats["producer_waits"] >= 0
 
 
 def test_shuffle_state_is_not_changed_by_later_iteration() -> None:
