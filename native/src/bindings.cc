@@ -260,6 +260,62 @@ inline bool compact_long(PyObject* o, std::int64_t& out) {
 #endif
 }
 
+// Reads an exact list of exact ints into dst (room for all of them); false at the first
+// item that is not an exact int or does not fit int64.
+bool read_int_list(PyObject* list, std::int64_t* dst) {
+  Py_ssize_t n = PyList_GET_SIZE(list);
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* item = PyList_GET_ITEM(list, i);
+    if (PyLong_CheckExact(item) == 0) return false;
+    if (!compact_long(item, dst[i])) {
+      int overflow = 0;
+      dst[i] = PyLong_AsLongLongAndOverflow(item, &overflow);
+      if (overflow != 0) return false;
+    }
+  }
+  return true;
+}
+
+// A batch of token-id lists (what a batched tokenizer returns) in one pass over one
+// int64 buffer: each example is an array viewing its slice, instead of one buffer (and
+// shared-pointer control block) per example, about 64 allocations fewer per batch. The
+// elements are the same as converting each list alone (empty lists stay empty lists);
+// an example kept alive keeps the batch's buffer alive. nullopt: not such a batch.
+std::optional<Element> int_list_batch(PyObject* o) {
+  Py_ssize_t n = PyList_GET_SIZE(o);
+  std::int64_t total = 0;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* item = PyList_GET_ITEM(o, i);
+    if (PyList_CheckExact(item) == 0) return std::nullopt;
+    Py_ssize_t len = PyList_GET_SIZE(item);
+    if (len > 0 && PyLong_CheckExact(PyList_GET_ITEM(item, 0)) == 0) return std::nullopt;
+    total += len;
+  }
+  Array all = Array::allocate(DType::kInt64, {total});
+  auto* base = static_cast<std::int64_t*>(all.mutable_data());
+  List batch;
+  batch.items.reserve(static_cast<std::size_t>(n));
+  std::int64_t offset = 0;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* item = PyList_GET_ITEM(o, i);
+    Py_ssize_t len = PyList_GET_SIZE(item);
+    if (len == 0) {
+      batch.items.emplace_back(List{});
+      continue;
+    }
+    if (!read_int_list(item, base + offset)) return std::nullopt;
+    Array a;
+    a.dtype = DType::kInt64;
+    a.shape = {static_cast<std::int64_t>(len)};
+    a.owner = all.owner;
+    a.data = base + offset;
+    a.as_list = true;
+    batch.items.emplace_back(std::move(a));
+    offset += len;
+  }
+  return Element(std::move(batch));
+}
+
 Element try_array(PyObject* o) {
   nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu> arr;
   if (!nb::try_cast(nb::handle(o), arr, false)) return Element(Opaque{py_ref(o)});
@@ -308,18 +364,10 @@ Element from_py(PyObject* o, bool for_state) {
       // one pass, falling back to a generic list at the first non-int.
       Array a = Array::allocate(DType::kInt64, {static_cast<std::int64_t>(n)});
       a.as_list = true;
-      auto* dst = static_cast<std::int64_t*>(a.mutable_data());
-      bool ok = true;
-      for (Py_ssize_t i = 0; i < n && ok; ++i) {
-        PyObject* item = PyList_GET_ITEM(o, i);
-        ok = PyLong_CheckExact(item) != 0;
-        if (ok && !compact_long(item, dst[i])) {
-          int overflow = 0;
-          dst[i] = PyLong_AsLongLongAndOverflow(item, &overflow);
-          ok = overflow == 0;
-        }
-      }
-      if (ok) return Element(std::move(a));
+      if (read_int_list(o, static_cast<std::int64_t*>(a.mutable_data()))) return Element(std::move(a));
+    }
+    if (n > 0 && PyList_CheckExact(PyList_GET_ITEM(o, 0))) {
+      if (std::optional<Element> batch = int_list_batch(o)) return std::move(*batch);
     }
     List l;
     l.items.reserve(static_cast<std::size_t>(n));
