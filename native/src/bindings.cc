@@ -642,8 +642,13 @@ nb::object pipeline_next(PyPipeline& p) {
   }
   std::optional<Element> e;
   try {
-    nb::gil_scoped_release nogil;
-    e = node.next();
+    // A ready prefetched element is taken with the GIL held: releasing it here would
+    // hand it to the prefetch thread (which wants it for a Python map) and wait for a
+    // whole call of that map to get it back.
+    if (!node.try_next_ready(e)) {
+      nb::gil_scoped_release nogil;
+      e = node.next();
+    }
   } catch (const PipelineError& err) {
     p.broken = true;
     raise_pipeline_error(err, p.position);

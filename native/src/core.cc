@@ -357,6 +357,12 @@ std::optional<Element> Node::next() {
   return out;
 }
 
+bool Node::try_next_ready(std::optional<Element>& out) {
+  if (!do_try_next(out) || !out) return false;
+  num_yielded_.store(num_yielded_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return true;
+}
+
 void Node::reset(bool reset_rng) {
   do_reset(reset_rng);
 }

@@ -686,18 +686,20 @@ class Prefetch final : public Node {
       }
       consumer_waiting_ = false;
     }
-    if (!buffer_.empty()) {
-      Element e = std::move(buffer_.front());
-      buffer_.pop_front();
-      if (producer_waiting_ && buffer_.size() <= low_water_) not_full_.notify_one();
-      return e;
-    }
+    if (!buffer_.empty()) return pop_locked();
     if (error_) {
       std::exception_ptr err = error_;
       error_ = nullptr;
       std::rethrow_exception(err);
     }
     return std::nullopt;
+  }
+  bool do_try_next(std::optional<Element>& out) override {
+    start();
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (buffer_.empty()) return false;
+    out = pop_locked();
+    return true;
   }
   void pause() override { stop(); }
   void do_reset(bool reset_rng) override {
@@ -729,6 +731,14 @@ class Prefetch final : public Node {
   }
 
  private:
+  // Takes the front element (mutex_ held) and wakes a sleeping producer at the low mark.
+  Element pop_locked() {
+    Element e = std::move(buffer_.front());
+    buffer_.pop_front();
+    if (producer_waiting_ && buffer_.size() <= low_water_) not_full_.notify_one();
+    return e;
+  }
+
   void start() {
     if (running_ || producer_done_) return;
     stopping_ = false;

@@ -224,3 +224,18 @@ def test_shuffle_reset_keeps_rng_going_after_look_ahead(k: int) -> None:
     q.load_state_dict(state)
     q.reset()
     assert list(p) == list(q)
+
+
+def test_prefetch_ready_elements_taken_without_waiting_keep_order_and_resume() -> None:
+    # The consumer takes buffered elements with the GIL held (no hand-off); order, stats
+    # and state are those of the waiting path.
+    def build():
+        return read_sequence(range(30)).map(lambda x: x + 1).bucket(2).prefetch(6).and_return()
+
+    p = build()
+    first = next(p)
+    time.sleep(0.05)  # the buffer fills: the next elements are ready
+    rest = list(p)
+    assert [first, *rest] == [[x + 1, x + 2] for x in range(0, 30, 2)]
+    assert p.stats()[0]["num_yielded"] == 15
+    check_resume_everywhere(build)

@@ -82,6 +82,10 @@ class Node {
 
   // The next element, or nullopt at the end. Errors come out as PipelineError.
   std::optional<Element> next();
+  // The next element if one is ready without waiting (a prefetch buffer): true and `out`
+  // set; false means "call next()". Never blocks and never calls Python, so callers may
+  // hold the GIL (no release/re-acquire, hence no GIL hand-off, per ready element).
+  bool try_next_ready(std::optional<Element>& out);
   // Back to the start; reset_rng also rewinds random generators to their seeds.
   void reset(bool reset_rng);
   // {"op": ..., "version": ..., "inputs": [...], ...node fields}: plain data.
@@ -109,6 +113,8 @@ class Node {
   virtual void save(Dict& out) = 0;
   virtual void load(const Element& state) = 0;
   virtual int version() const { return 1; }
+  // See try_next_ready(); only nodes with a ready buffer override it.
+  virtual bool do_try_next(std::optional<Element>& /*out*/) { return false; }
   virtual void extra_counters(std::vector<std::pair<std::string, std::int64_t>>& /*out*/) const {}
 
   std::optional<Element> pull(std::size_t input = 0) { return inputs_[input]->next(); }
