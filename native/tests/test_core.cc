@@ -174,6 +174,23 @@ void test_prefetch_hysteresis_resume() {
       b->shutdown();
     }
   }
+  // Ready elements taken without waiting (as the bindings do with the GIL held) mix
+  // with waiting next() calls: same order, nothing lost.
+  {
+    NodePtr p = make_prefetch(make_read_sequence(ints(500)), 4);
+    std::vector<std::int64_t> got;
+    for (;;) {
+      std::optional<Element> e;
+      if (!p->try_next_ready(e)) e = p->next();
+      if (!e) break;
+      got.push_back(std::get<std::int64_t>(e->value));
+    }
+    CHECK(got.size() == 500);
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == static_cast<std::int64_t>(i));
+    std::optional<Element> none;
+    CHECK(!make_read_sequence(ints(3))->try_next_ready(none));  // no buffer: call next()
+    p->shutdown();
+  }
   // Dropped while the producer sleeps on a full buffer, and while the consumer waits.
   for (int i = 0; i < 20; ++i) {
     NodePtr full = make_prefetch(make_read_sequence(ints(1000)), 4);
