@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from seqkit.data import read_sequence, read_text, read_tokens, write_tokens
+from seqkit.data import DataPipeline, read_sequence, read_text, read_tokens, write_tokens
+from tests.data.conftest import check_resume_everywhere
 
 TEXTS = ["héllo wörld", "日本語のテキスト", "emoji 😀 end", "é", "ß", "", "plain ascii"]
 
@@ -109,3 +110,19 @@ def test_batches_of_int_lists_convert_in_one_pass_with_the_same_values() -> None
     batch = next(padded)
     assert batch["seqs"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["seq_lens"].tolist() == [3, 1]
+
+
+def test_examples_of_a_shared_batch_buffer_resume_exactly() -> None:
+    # Examples from one converted batch sit in a shuffle window; the saved window loads
+    # back (again as one batch of int lists) and the run continues exactly.
+    def build() -> DataPipeline:
+        return (
+            read_sequence([[i, i + 1, -i] for i in range(30)])
+            .bucket(4)
+            .map(lambda batch: batch)
+            .unbatch()
+            .shuffle(5, seed=1)
+            .and_return()
+        )
+
+    assert len(check_resume_everywhere(build)) == 30
