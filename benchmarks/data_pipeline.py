@@ -326,9 +326,8 @@ def main() -> None:
             return f"{med:5.2f} [{min(per_round):.2f}-{max(per_round):.2f}] {best:5.2f}"
 
         print(f"  {'':40s} {'lines/s':>8s}   {'wall x baseline':>22s}   {'CPU x baseline':>22s}")
-        print(
-            f"  {'':40s} {'(best)':>8s}   {'median [range] best':>22s}   {'median [range] best':>22s}"
-        )
+        spread = "median [range] best"
+        print(f"  {'':40s} {'(best)':>8s}   {spread:>22s}   {spread:>22s}")
         for name, against, _ in runs:
             best = max(wall[name])
             if against is None:
