@@ -425,8 +425,9 @@ void Node::collect_stats(std::vector<NodeStats>& out, int depth) const {
   s.op = op_;
   s.depth = depth;
   s.num_yielded = num_yielded_.load(std::memory_order_relaxed);
-  s.time_ns = static_cast<std::int64_t>(static_cast<double>(time_ticks_.load(std::memory_order_relaxed)) *
-                                        ns_per_tick());
+  std::uint64_t ticks = time_ticks_.load(std::memory_order_relaxed);
+  // An operator never timed needs no calibration (which may wait up to 2 ms once).
+  s.time_ns = ticks == 0 ? 0 : static_cast<std::int64_t>(static_cast<double>(ticks) * ns_per_tick());
   extra_counters(s.counters);
   out.push_back(std::move(s));
   for (const auto& input : inputs_) input->collect_stats(out, depth + 1);
