@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "seqkit/ops.h"
+#include "seqkit/token_files.h"
 #include "seqkit/utf8.h"
 
 using namespace seqkit;
@@ -250,6 +251,52 @@ void test_stats_ticks() {
   CHECK(ns_per_tick() > 0.0);
 }
 
+// Documents of a read_tokens file are named by position in a state and found again.
+void test_token_slices() {
+  char dir[] = "/tmp/seqkit_tokens_XXXXXX";
+  CHECK(mkdtemp(dir) != nullptr);
+  std::string d(dir);
+  {
+    std::ofstream tokens(d + "/tokens.bin", std::ios::binary);
+    const std::uint16_t toks[] = {1, 2, 3, 4, 5};
+    tokens.write(reinterpret_cast<const char*>(toks), sizeof(toks));
+    std::ofstream offsets(d + "/offsets.bin", std::ios::binary);
+    const std::uint64_t offs[] = {0, 2, 5};
+    offsets.write(reinterpret_cast<const char*>(offs), sizeof(offs));
+  }
+  NodePtr src = make_read_tokens(d, DType::kUInt16, 2, 5);
+  src->next();
+  auto doc = src->next();
+  const Array* a = doc->array();
+  std::optional<TokenSlice> where = find_token_slice(*a);
+  CHECK(where.has_value() && where->byte_offset == 4 && where->file_size == 10);
+  {
+    Array back = token_slice(*where, DType::kUInt16, {3});
+    CHECK(back.data == a->data && back.int_at(2) == 5);
+  }
+  bool refused = false;
+  try {
+    token_slice(TokenSlice{d + "/tokens.bin", 10, 8}, DType::kUInt16, {3});  // past the end
+  } catch (const StateError&) {
+    refused = true;
+  }
+  CHECK(refused);
+  Array copy = Array::allocate(DType::kUInt16, {3});
+  CHECK(!find_token_slice(copy).has_value());
+  doc.reset();
+  src.reset();
+  refused = false;
+  try {
+    token_slice(*where, DType::kUInt16, {3});  // no source has the file open any more
+  } catch (const StateError&) {
+    refused = true;
+  }
+  CHECK(refused);
+  ::unlink((d + "/tokens.bin").c_str());
+  ::unlink((d + "/offsets.bin").c_str());
+  ::rmdir(dir);
+}
+
 }  // namespace
 
 int main() {
@@ -260,6 +307,7 @@ int main() {
   test_prefetch_hysteresis_resume();
   test_shuffle_copy_on_write_state();
   test_stats_ticks();
+  test_token_slices();
   if (failures != 0) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;
