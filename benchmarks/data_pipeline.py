@@ -1,9 +1,16 @@
 """Data-pipeline throughput against baselines measured in the same run.
 
 Workload (a): text lines -> sentencepiece ids (batched encoding, T threads) -> length
-filter -> bucket_by_length -> collate to padded int64 tensors. Baselines: the ceiling
-(raw ``sp.encode(batch, num_threads=T)`` over the same lines and batches), a plain-Python
+filter -> bucket_by_length -> collate to padded int64 tensors, plain and with
+shuffle(10k) and/or prefetch(4). Baselines: the ceiling (raw
+``sp.encode(batch, num_threads=T)`` over the same lines and batches), the shuffled
+ceiling (the same over the lines in the order shuffle(10k, seed=1) yields them, for the
+shuffled variants: sentencepiece itself is slower on shuffled text), a plain-Python
 generator with numpy padding, and ``torch.utils.data.DataLoader`` with 2 workers.
+
+Rounds interleave every contender, each round in a rotated order, and each ratio is
+taken within one round (contender / its baseline in that round); the median and range
+over rounds are printed, for wall time and for CPU time of the process (all threads).
 
 Workload (b): read_tokens -> shuffle -> pack(2048) -> bucket -> collate, in GiB/s of
 token bytes, against a numpy implementation of the same packing.
@@ -11,13 +18,13 @@ token bytes, against a numpy implementation of the same packing.
 The 16k unigram sentencepiece model is trained once on datasets/bible/web.en and cached
 under .bench/ (git-ignored). The corpus is web.en repeated into a temporary file.
 
-Usage: ``python benchmarks/data_pipeline.py [--quick] [--threads T] [--corpus-mb MB]``
+Usage: ``python benchmarks/data_pipeline.py [--quick] [--threads T] [--corpus-mb MB] [--rounds R]``
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +45,8 @@ BATCH = 64
 MAX_LEN = 256
 # Buckets of BATCH examples each, up to MAX_LEN tokens; longer or empty lines are skipped.
 BUCKETS = [(BATCH, n) for n in (16, 32, 48, 64, 96, 128, 192, MAX_LEN)]
+SHUFFLE_WINDOW = 10_000
+PREFETCH = 4
 
 
 def train_model() -> Path:
@@ -93,6 +102,11 @@ def ceiling_with_reading(sp: spm.SentencePieceProcessor, path: Path, threads: in
     """The ceiling plus what a pipeline must also do: read the file and split its lines."""
     lines = path.read_text(encoding="utf-8").splitlines()
     return ceiling(sp, lines, threads)
+
+
+def shuffled_like_pipeline(path: Path) -> list[str]:
+    """The lines in the order ``read_text(path).shuffle(SHUFFLE_WINDOW, seed=1)`` yields."""
+    return list(read_text(path).shuffle(SHUFFLE_WINDOW, seed=1).and_return())
 
 
 def seqkit_text(
@@ -238,9 +252,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a short run (about 2 MB)")
     parser.add_argument("--threads", type=int, default=2, help="encoding threads (default 2)")
     parser.add_argument("--corpus-mb", type=float, default=None, help="corpus size (default 24)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds, best kept (default 3)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5; quick: 2)")
     args = parser.parse_args()
-    args.rounds = args.rounds or (1 if args.quick else 3)
+    args.rounds = args.rounds or (2 if args.quick else 5)
     megabytes = args.corpus_mb or (2.0 if args.quick else 24.0)
     threads = args.threads
 
@@ -253,72 +267,116 @@ def main() -> None:
         size_mb = corpus.stat().st_size / 1e6
         print(
             f"workload (a): {len(lines)} lines, {size_mb:.1f} MB, batches of {BATCH}, "
-            f"{threads} threads, best of {args.rounds} rounds"
+            f"{threads} threads, {args.rounds} rotated rounds"
         )
 
         # sp.encode itself is slower on shuffled lines (less locality), so the shuffled
-        # variant is also compared with the ceiling over the same lines in random order.
-        shuffled = lines[:]
-        random.Random(1).shuffle(shuffled)
-        runs: list[tuple[str, Callable[[], int]]] = [
-            ("ceiling: sp.encode batches", lambda: ceiling(sp, lines, threads)),
-            ("ceiling on shuffled lines", lambda: ceiling(sp, shuffled, threads)),
-            ("sp.encode + reading the file", lambda: ceiling_with_reading(sp, corpus, threads)),
-            ("seqkit pipeline", lambda: seqkit_text(sp, corpus, threads)),
+        # variants are compared with the ceiling over the same lines in the same order.
+        shuffled = shuffled_like_pipeline(corpus)
+        assert sorted(shuffled) == sorted(lines)
+        base, sbase = "ceiling: sp.encode batches", "shuffled ceiling"
+        runs: list[tuple[str, str | None, Callable[[], int]]] = [
+            (base, None, lambda: ceiling(sp, lines, threads)),
+            (sbase, None, lambda: ceiling(sp, shuffled, threads)),
             (
-                "seqkit + shuffle(10k) + prefetch",
-                lambda: seqkit_text(sp, corpus, threads, shuffle=10_000, prefetch=4),
+                "sp.encode + reading the file",
+                base,
+                lambda: ceiling_with_reading(sp, corpus, threads),
             ),
-            ("plain-Python generator", lambda: python_generator(sp, lines, threads)),
+            ("seqkit pipeline", base, lambda: seqkit_text(sp, corpus, threads)),
+            (
+                f"seqkit + shuffle({SHUFFLE_WINDOW // 1000}k)",
+                sbase,
+                lambda: seqkit_text(sp, corpus, threads, shuffle=SHUFFLE_WINDOW),
+            ),
+            (
+                f"seqkit + prefetch({PREFETCH})",
+                base,
+                lambda: seqkit_text(sp, corpus, threads, prefetch=PREFETCH),
+            ),
+            (
+                f"seqkit + shuffle({SHUFFLE_WINDOW // 1000}k) + prefetch({PREFETCH})",
+                sbase,
+                lambda: seqkit_text(sp, corpus, threads, shuffle=SHUFFLE_WINDOW, prefetch=PREFETCH),
+            ),
+            ("plain-Python generator", base, lambda: python_generator(sp, lines, threads)),
         ]
         if not args.quick:
-            runs.append(("DataLoader(num_workers=2)", lambda: dataloader(model, lines)))
-        # Rounds interleave the contenders and each keeps its best round: the machine is
-        # shared, and the best round is the least disturbed one.
-        # CPU time per line is the steadier figure on a shared machine (DataLoader workers
-        # are other processes, so theirs is not counted).
-        rates: dict[str, float] = {}
-        cpu_rates: dict[str, float] = {}
-        for _ in range(args.rounds):
-            for name, fn in runs:
-                seconds, cpu, n = timed(fn)
-                rates[name] = max(rates.get(name, 0.0), n / seconds)
-                cpu_rates[name] = max(cpu_rates.get(name, 0.0), n / cpu)
-        shuffled_top = rates["ceiling on shuffled lines"]
-        top = rates["ceiling: sp.encode batches"]
-        cpu_top = cpu_rates["ceiling: sp.encode batches"]
-        for name, rate in rates.items():
-            cpu_ratio = (
-                "" if name.startswith("DataLoader") else f"{cpu_rates[name] / cpu_top:6.2f}x"
-            )
+            runs.append(("DataLoader(num_workers=2)", base, lambda: dataloader(model, lines)))
+        # The machine is shared and noisy: every round runs every contender, starting at a
+        # different one each round, and a contender is compared with its baseline from the
+        # same round. CPU time (all threads of this process) is the steadier figure;
+        # DataLoader workers are other processes, so theirs is not counted.
+        # Warm-up: the first encode of a str made by splitlines() also builds its UTF-8
+        # cache (77k of web.en's 187k lines are not ASCII); later rounds reuse it.
+        ceiling(sp, lines, threads)
+        wall: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+        cpu: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+        for r in range(args.rounds):
+            order = runs[r % len(runs) :] + runs[: r % len(runs)]
+            for name, _, fn in order:
+                seconds, cpu_seconds, n = timed(fn)
+                wall[name].append(n / seconds)
+                cpu[name].append(n / cpu_seconds)
+
+        def ratios(rates: dict[str, list[float]], name: str, against: str) -> str:
+            per_round = [a / b for a, b in zip(rates[name], rates[against], strict=True)]
+            med = statistics.median(per_round)
+            best = max(rates[name]) / max(rates[against])
+            return f"{med:5.2f} [{min(per_round):.2f}-{max(per_round):.2f}] {best:5.2f}"
+
+        print(f"  {'':40s} {'lines/s':>8s}   {'wall x baseline':>22s}   {'CPU x baseline':>22s}")
+        spread = "median [range] best"
+        print(f"  {'':40s} {'(best)':>8s}   {spread:>22s}   {spread:>22s}")
+        for name, against, _ in runs:
+            best = max(wall[name])
+            if against is None:
+                print(f"  {name:40s} {best / 1e3:7.1f}k   {'baseline':>22s}   {'baseline':>22s}")
+                continue
+            cpu_text = "-" if name.startswith("DataLoader") else ratios(cpu, name, against)
+            tag = "shuffled ceiling" if against == sbase else "ceiling"
             print(
-                f"  {name:36s} {rate / 1e3:8.1f}k lines/s   {rate / top:6.2f}x ceiling"
-                f"   (lines per CPU-second: {cpu_ratio:>6s})"
+                f"  {name:40s} {best / 1e3:7.1f}k   {ratios(wall, name, against):>22s}"
+                f"   {cpu_text:>22s}   x {tag}"
             )
-        name = "seqkit + shuffle(10k) + prefetch"
-        print(f"  {name:36s} {rates[name] / shuffled_top:6.2f}x the ceiling on shuffled lines")
+        print(
+            f"  {'shuffled ceiling vs ceiling':40s} {'':8s}   {ratios(wall, sbase, base):>22s}"
+            f"   {ratios(cpu, sbase, base):>22s}"
+        )
+        print(
+            "  median [range]: of the per-round ratios (contender / its baseline in the same"
+            " round); best: best round / best round"
+        )
 
         path = make_token_dataset(sp, Path(tmp), lines)
         num_bytes = (path / "tokens.bin").stat().st_size
-        epochs = 2 if args.quick else 6
+        # 20 epochs of ~11 MiB: each round runs long enough (~0.1 s) to time steadily.
+        epochs = 2 if args.quick else 20
         print(
             f"workload (b): {num_bytes / 2**20:.1f} MiB of uint16 tokens x {epochs} epochs, "
             "shuffle(256 docs), pack(2048), batches of 8"
         )
-        results: dict[str, float] = {}
+        results: dict[str, list[float]] = {}
+        cpu_results: dict[str, list[float]] = {}
         contenders: list[tuple[str, Callable[[Path, int], int]]] = [
             ("seqkit pipeline", seqkit_pack),
             ("seqkit, batches of 32 rows", lambda p, e: seqkit_pack(p, e, rows=32)),
             ("numpy (no shuffle window)", numpy_pack),
         ]
-        for _ in range(args.rounds):
-            for name, pack in contenders:
-                seconds, _, _ = timed(lambda pack=pack: pack(path, epochs))
-                gib = num_bytes * epochs / seconds / 2**30
-                results[name] = max(results.get(name, 0.0), gib)
-        base = results["numpy (no shuffle window)"]
-        for name, gib in results.items():
-            print(f"  {name:36s} {gib:8.2f} GiB/s of token bytes   {gib / base:6.2f}x numpy")
+        for r in range(args.rounds):
+            for name, pack in contenders[r % 3 :] + contenders[: r % 3]:
+                seconds, cpu_seconds, _ = timed(lambda pack=pack: pack(path, epochs))
+                results.setdefault(name, []).append(num_bytes * epochs / seconds / 2**30)
+                cpu_results.setdefault(name, []).append(num_bytes * epochs / cpu_seconds / 2**30)
+        base_b = statistics.median(results["numpy (no shuffle window)"])
+        print(f"  {'':28s} GiB/s of token bytes: median [range] over rounds; per CPU-second")
+        for name, gibs in results.items():
+            med = statistics.median(gibs)
+            cpu_med = statistics.median(cpu_results[name])
+            print(
+                f"  {name:28s} {med:6.2f} [{min(gibs):.2f}-{max(gibs):.2f}]"
+                f"   per CPU-second {cpu_med:6.2f}   {med / base_b:5.2f}x numpy"
+            )
 
 
 if __name__ == "__main__":

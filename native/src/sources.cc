@@ -5,6 +5,7 @@
 
 #include "seqkit/line_reader.h"
 #include "seqkit/ops.h"
+#include "seqkit/token_files.h"
 #include "seqkit/utf8.h"
 
 namespace seqkit {
@@ -161,6 +162,8 @@ class ReadTokens final : public Node {
                           " bytes but index.json promises " + std::to_string(num_documents) +
                           " documents (" + std::to_string(want_offsets) + " bytes); rewrite it");
     }
+    // Saved states name slices of this file by position instead of copying them.
+    register_token_file(dir + "/tokens.bin", tokens_);
     const std::uint64_t* off = offsets();
     if (off[0] != 0 || off[num_documents] != static_cast<std::uint64_t>(num_tokens)) {
       throw PipelineError("'" + dir + "/offsets.bin' must start at 0 and end at num_tokens (" +

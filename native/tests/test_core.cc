@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "seqkit/ops.h"
+#include "seqkit/token_files.h"
 #include "seqkit/utf8.h"
 
 using namespace seqkit;
@@ -183,6 +184,166 @@ void test_collate_and_pack() {
   CHECK(ps->dtype == DType::kInt64 && ps->int_at(3) == 1 && ps->int_at(4) == 9);
 }
 
+
+// Prefetch with every capacity around the refill/wake thresholds: order kept, exact resume
+// at every position (including elements buffered but not consumed), counters present.
+void test_prefetch_hysteresis_resume() {
+  for (std::int64_t capacity : {1, 2, 3, 4, 7}) {
+    auto build = [capacity] {
+      MapFn slow = [](const Element& e) {
+        if (std::get<std::int64_t>(e.value) % 7 == 0) usleep(200);  // the consumer catches up
+        return e;
+      };
+      return make_prefetch(make_map(make_read_sequence(ints(40)), slow, "", 1), capacity);
+    };
+    NodePtr ref = build();
+    std::vector<std::int64_t> expected = drain_ints(*ref);
+    CHECK(expected.size() == 40);
+    for (std::size_t i = 0; i < expected.size(); ++i) CHECK(expected[i] == static_cast<std::int64_t>(i));
+    std::vector<NodeStats> stats;
+    ref->collect_stats(stats, 0);
+    bool has_waits = false;
+    for (const auto& [k, v] : stats[0].counters) has_waits = has_waits || (k == "consumer_waits" && v >= 0);
+    CHECK(has_waits);
+    for (int k = 0; k <= 40; k += 3) {
+      NodePtr a = build();
+      std::vector<std::int64_t> head;
+      for (int i = 0; i < k; ++i) head.push_back(std::get<std::int64_t>(a->next()->value));
+      usleep(1000);  // let the thread fill the buffer, so the state holds buffered elements
+      Element state = a->state();
+      std::vector<std::int64_t> rest_a = drain_ints(*a);  // the saved pipeline goes on unchanged
+      NodePtr b = build();
+      b->load_state(state, "");
+      std::vector<std::int64_t> rest_b = drain_ints(*b);
+      CHECK(rest_a == rest_b);
+      head.insert(head.end(), rest_b.begin(), rest_b.end());
+      CHECK(head == expected);
+      a->shutdown();
+      b->shutdown();
+    }
+  }
+  // Ready elements taken without waiting (as the bindings do with the GIL held) mix
+  // with waiting next() calls: same order, nothing lost.
+  {
+    NodePtr p = make_prefetch(make_read_sequence(ints(500)), 4);
+    std::vector<std::int64_t> got;
+    for (;;) {
+      std::optional<Element> e;
+      if (!p->try_next_ready(e)) e = p->next();
+      if (!e) break;
+      got.push_back(std::get<std::int64_t>(e->value));
+    }
+    CHECK(got.size() == 500);
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == static_cast<std::int64_t>(i));
+    std::optional<Element> none;
+    CHECK(!make_read_sequence(ints(3))->try_next_ready(none));  // no buffer: call next()
+    p->shutdown();
+  }
+  // Dropped while the producer sleeps on a full buffer, and while the consumer waits.
+  for (int i = 0; i < 20; ++i) {
+    NodePtr full = make_prefetch(make_read_sequence(ints(1000)), 4);
+    full->next();
+    usleep(100);
+    full->shutdown();
+    NodePtr fresh = make_prefetch(make_read_sequence(ints(10)), 8);
+    fresh->shutdown();  // never started
+  }
+}
+
+// The shuffle window is shared with a saved state and copied on write: the state does not
+// change when the pipeline goes on, and one state loads into several pipelines.
+void test_shuffle_copy_on_write_state() {
+  auto build = [] { return make_shuffle(make_read_sequence(ints(100)), 10, 3); };
+  NodePtr ref = build();
+  std::vector<std::int64_t> expected = drain_ints(*ref);
+  CHECK(expected.size() == 100);
+  for (int k : {0, 1, 5, 50, 95, 100}) {
+    NodePtr a = build();
+    std::vector<std::int64_t> head;
+    for (int i = 0; i < k; ++i) head.push_back(std::get<std::int64_t>(a->next()->value));
+    Element state = a->state();
+    std::vector<std::int64_t> rest_a = drain_ints(*a);
+    NodePtr b = build();
+    NodePtr c = build();
+    b->load_state(state, "");
+    c->load_state(state, "");
+    std::vector<std::int64_t> rest_b = drain_ints(*b);
+    std::vector<std::int64_t> rest_c = drain_ints(*c);
+    CHECK(rest_a == rest_b);
+    CHECK(rest_b == rest_c);
+    head.insert(head.end(), rest_b.begin(), rest_b.end());
+    CHECK(head == expected);
+    // Saving twice in a row (no next() between) and resetting leave no shared window behind.
+    Element again = b->state();
+    b->reset(true);
+    CHECK(drain_ints(*b) == expected);
+  }
+}
+
+// Operator time comes from the tick counter, converted once stats are read.
+void test_stats_ticks() {
+  MapFn sleepy = [](const Element& e) {
+    usleep(2000);
+    return e;
+  };
+  NodePtr n = make_bucket(make_map(make_read_sequence(ints(5)), sleepy, "", 1), 2, false);
+  drain_ints(*n);
+  std::vector<NodeStats> stats;
+  n->collect_stats(stats, 0);
+  CHECK(stats.size() == 3);
+  CHECK(stats[1].num_yielded == 5);
+  // Five sleeps of 2 ms each: at least 10 ms of map time (a lower bound, not a speed test).
+  CHECK(stats[1].time_ns >= 9000000);
+  CHECK(stats[0].time_ns >= stats[1].time_ns / 2);
+  CHECK(ns_per_tick() > 0.0);
+}
+
+// Documents of a read_tokens file are named by position in a state and found again.
+void test_token_slices() {
+  char dir[] = "/tmp/seqkit_tokens_XXXXXX";
+  CHECK(mkdtemp(dir) != nullptr);
+  std::string d(dir);
+  {
+    std::ofstream tokens(d + "/tokens.bin", std::ios::binary);
+    const std::uint16_t toks[] = {1, 2, 3, 4, 5};
+    tokens.write(reinterpret_cast<const char*>(toks), sizeof(toks));
+    std::ofstream offsets(d + "/offsets.bin", std::ios::binary);
+    const std::uint64_t offs[] = {0, 2, 5};
+    offsets.write(reinterpret_cast<const char*>(offs), sizeof(offs));
+  }
+  NodePtr src = make_read_tokens(d, DType::kUInt16, 2, 5);
+  src->next();
+  auto doc = src->next();
+  const Array* a = doc->array();
+  std::optional<TokenSlice> where = find_token_slice(*a);
+  CHECK(where.has_value() && where->byte_offset == 4 && where->file_size == 10);
+  {
+    Array back = token_slice(*where, DType::kUInt16, {3});
+    CHECK(back.data == a->data && back.int_at(2) == 5);
+  }
+  bool refused = false;
+  try {
+    token_slice(TokenSlice{d + "/tokens.bin", 10, 8}, DType::kUInt16, {3});  // past the end
+  } catch (const StateError&) {
+    refused = true;
+  }
+  CHECK(refused);
+  Array copy = Array::allocate(DType::kUInt16, {3});
+  CHECK(!find_token_slice(copy).has_value());
+  doc.reset();
+  src.reset();
+  refused = false;
+  try {
+    token_slice(*where, DType::kUInt16, {3});  // no source has the file open any more
+  } catch (const StateError&) {
+    refused = true;
+  }
+  CHECK(refused);
+  ::unlink((d + "/tokens.bin").c_str());
+  ::unlink((d + "/offsets.bin").c_str());
+  ::rmdir(dir);
+}
+
 }  // namespace
 
 int main() {
@@ -191,6 +352,10 @@ int main() {
   test_text_and_utf8();
   test_read_text_report_mode();
   test_collate_and_pack();
+  test_prefetch_hysteresis_resume();
+  test_shuffle_copy_on_write_state();
+  test_stats_ticks();
+  test_token_slices();
   if (failures != 0) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;

@@ -25,7 +25,7 @@ class DataPipeline:
     def position(self) -> int:
         """Number of examples yielded since the start (or the last reset)."""
     def stats(self) -> list[dict[str, Any]]:
-        """Per-operator counts and inclusive time, outermost operator first."""
+        """Per-operator counts and inclusive time (tick-based, sampled), outermost first."""
     def close(self) -> None:
         """Stop background threads and release the pipeline's resources."""
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from seqkit.data import DataPipelineError, read_sequence
@@ -157,3 +159,83 @@ def test_stats_report_every_operator() -> None:
     assert stats[1]["num_yielded"] == 10
     assert stats[0]["num_yielded"] == 4
     assert all(s["time_s"] >= 0 for s in stats)
+
+
+@pytest.mark.parametrize("capacity", [1, 2, 3, 8])
+def test_prefetch_resume_around_refill_thresholds(capacity: int) -> None:
+    # The refill/wake thresholds (half the capacity, two elements) must not lose or repeat
+    # buffered elements: state_dict at any position saves what was prefetched.
+    def build():
+        return read_sequence(range(20)).map(lambda x: x * 3).prefetch(capacity).and_return()
+
+    assert check_resume_everywhere(build) == [x * 3 for x in range(20)]
+
+
+def test_prefetch_stats_count_waits() -> None:
+    p = read_sequence(range(50)).map(lambda x: x).prefetch(4).and_return()
+    assert list(p) == list(range(50))
+    stats = p.stats()[0]
+    assert stats["operator"] == "prefetch"
+    assert isinstance(stats["consumer_waits"], int)
+    assert stats["consumer_waits"] >= 0
+    assert isinstance(stats["producer_waits"], int)
+    assert stats["producer_waits"] >= 0
+
+
+def test_shuffle_state_is_not_changed_by_later_iteration() -> None:
+    # The window is shared with the saved state and copied on write.
+    p = read_sequence(range(60)).shuffle(16, seed=5).and_return()
+    head = [next(p) for _ in range(10)]
+    state = p.state_dict()
+    rest = list(p)
+    p.load_state_dict(state)
+    again = p.state_dict()
+    assert list(p) == rest
+    q = read_sequence(range(60)).shuffle(16, seed=5).and_return()
+    q.load_state_dict(again)
+    assert list(q) == rest
+    assert sorted(head + rest) == list(range(60))
+
+
+def test_stats_time_is_in_seconds() -> None:
+    def sleepy(x: int) -> int:
+        time.sleep(0.002)
+        return x
+
+    p = read_sequence(range(5)).map(sleepy).and_return()
+    list(p)
+    # Five 2 ms sleeps happened inside map: a lower bound on its time, not a speed test.
+    assert p.stats()[0]["time_s"] >= 0.009
+
+
+@pytest.mark.parametrize("k", [0, 1, 7, 40])
+def test_shuffle_reset_keeps_rng_going_after_look_ahead(k: int) -> None:
+    # Regression guard for the look-ahead draw: reset() without reset_rng continues the
+    # RNG from where an uninterrupted pipeline was, whether or not a draw is pending.
+    def build():
+        return read_sequence(range(40)).shuffle(8, seed=11).and_return()
+
+    p = build()
+    for _ in range(k):
+        next(p)
+    state = p.state_dict()
+    p.reset()
+    q = build()
+    q.load_state_dict(state)
+    q.reset()
+    assert list(p) == list(q)
+
+
+def test_prefetch_ready_elements_taken_without_waiting_keep_order_and_resume() -> None:
+    # The consumer takes buffered elements with the GIL held (no hand-off); order, stats
+    # and state are those of the waiting path.
+    def build():
+        return read_sequence(range(30)).map(lambda x: x + 1).bucket(2).prefetch(6).and_return()
+
+    p = build()
+    first = next(p)
+    time.sleep(0.05)  # the buffer fills: the next elements are ready
+    rest = list(p)
+    assert [first, *rest] == [[x + 1, x + 2] for x in range(0, 30, 2)]
+    assert p.stats()[0]["num_yielded"] == 15
+    check_resume_everywhere(build)

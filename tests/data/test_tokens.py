@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from seqkit.data import (
+    DataPipelineStateError,
     DataReadError,
     DataWriteError,
     TokenDatasetInfo,
@@ -225,3 +226,57 @@ def test_token_writer_streams_offsets_across_batches(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="negative"), TokenWriter(tmp_path / "neg") as bad:
         bad.write(np.array([1], dtype="<u2"), np.array([2, -1]))
     assert not (tmp_path / "neg").exists()
+
+
+def _shuffled_packs(directory: Path):
+    return read_tokens(directory).shuffle(8, seed=2).pack(16).bucket(2).collate().and_return()
+
+
+def _walk(x: object) -> list[dict[str, object]]:
+    if isinstance(x, dict):
+        return [x, *(d for v in x.values() for d in _walk(v))]
+    if isinstance(x, list):
+        return [d for v in x for d in _walk(v)]
+    return []
+
+
+def test_state_names_token_documents_by_position(tmp_path: Path) -> None:
+    # Buffered documents (and a packed document's tail) are saved as (file, offset), not
+    # as copies of their tokens.
+    write_tokens(tmp_path / "ds", _docs(30))
+    p = _shuffled_packs(tmp_path / "ds")
+    next(p)
+    dicts = _walk(p.state_dict())
+    assert any("__token_slice__" in d for d in dicts)
+    assert not any("__array__" in d for d in dicts)
+    check_resume_everywhere(lambda: _shuffled_packs(tmp_path / "ds"), positions=[0, 1, 3])
+
+
+def test_state_follows_a_moved_dataset(tmp_path: Path) -> None:
+    # Resuming where the dataset lives elsewhere (another machine): the token file is
+    # found as the only open one of the saved size.
+    write_tokens(tmp_path / "a", _docs(30))
+    p = _shuffled_packs(tmp_path / "a")
+    next(p)
+    state = p.state_dict()
+    rest = [x["seqs"].tolist() for x in p]
+    (tmp_path / "b").mkdir()
+    for name in ("tokens.bin", "offsets.bin", "index.json"):
+        (tmp_path / "b" / name).write_bytes((tmp_path / "a" / name).read_bytes())
+    del p
+    moved = _shuffled_packs(tmp_path / "b")
+    moved.load_state_dict(state)
+    assert [x["seqs"].tolist() for x in moved] == rest
+
+
+def test_state_of_tokens_no_source_has_open_fails_clearly(tmp_path: Path) -> None:
+    write_tokens(tmp_path / "a", _docs(30))
+    write_tokens(tmp_path / "other", _docs(31))
+    p = _shuffled_packs(tmp_path / "a")
+    next(p)
+    state = p.state_dict()
+    del p
+    other = _shuffled_packs(tmp_path / "other")
+    with pytest.raises(DataPipelineStateError, match="no read_tokens source"):
+        other.load_state_dict(state)
+    assert not other.is_broken

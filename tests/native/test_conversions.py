@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from seqkit.data import read_sequence, read_text, read_tokens, write_tokens
+from seqkit.data import DataPipeline, read_sequence, read_text, read_tokens, write_tokens
+from tests.data.conftest import check_resume_everywhere
 
 TEXTS = ["héllo wörld", "日本語のテキスト", "emoji 😀 end", "é", "ß", "", "plain ascii"]
 
@@ -77,3 +78,51 @@ def test_callables_on_native_threads_many_times() -> None:
         pipeline = read_sequence(list(range(500))).map(fn, num_parallel_calls=2).prefetch(3)
         assert list(pipeline.and_return()) == [x * 2 for x in range(500)]
     assert threading.get_ident() not in threads  # every call ran on a native thread
+
+
+def test_batches_of_int_lists_convert_in_one_pass_with_the_same_values() -> None:
+    # A tokenizer's batch (a list of int lists) shares one native buffer; the values, the
+    # empty examples and the fallbacks (floats, huge ints, mixed items) stay exact.
+    batches = [
+        [[1, 2, 3], [], [4], [2**40, -5, 0, -(2**63), 2**63 - 1], [7]],
+        [[], []],
+        [[1], [1.5]],
+        [[1], "x"],
+        [[1], [2**70]],
+        [[1, "a"], [2]],
+    ]
+    out = list(read_sequence(batches).and_return())
+    assert out == batches
+    # Examples outlive the batch they came in (they keep its buffer alive).
+    pipeline = read_sequence([batches[0]]).map(lambda b: b).unbatch().and_return()
+    examples = list(pipeline)
+    del pipeline
+    gc.collect()
+    assert examples == batches[0]
+    padded = (
+        read_sequence([[[5, 6, 7], [8]]])
+        .map(lambda b: b)
+        .unbatch()
+        .bucket(2)
+        .collate(pad_value=0)
+        .and_return()
+    )
+    batch = next(padded)
+    assert batch["seqs"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["seq_lens"].tolist() == [3, 1]
+
+
+def test_examples_of_a_shared_batch_buffer_resume_exactly() -> None:
+    # Examples from one converted batch sit in a shuffle window; the saved window loads
+    # back (again as one batch of int lists) and the run continues exactly.
+    def build() -> DataPipeline:
+        return (
+            read_sequence([[i, i + 1, -i] for i in range(30)])
+            .bucket(4)
+            .map(lambda batch: batch)
+            .unbatch()
+            .shuffle(5, seed=1)
+            .and_return()
+        )
+
+    assert len(check_resume_everywhere(build)) == 30
