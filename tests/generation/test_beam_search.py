@@ -124,3 +124,13 @@ def test_bad_beam_options_are_reported() -> None:
         BeamSearchGenerator(eos_idx=EOS, beam_size=0)
     with pytest.raises(GenerationError, match="n_best"):
         BeamSearchGenerator(eos_idx=EOS, beam_size=2, n_best=3)
+
+
+def test_bad_prompts_are_reported() -> None:
+    gen = BeamSearchGenerator(eos_idx=EOS, beam_size=2, max_gen_len=3)
+    with pytest.raises(GenerationError, match="at least one prompt"):
+        gen.generate(_bigram(), [])
+    with pytest.raises(GenerationError, match="prompt 1 must be a non-empty 1-D"):
+        gen.generate(_bigram(), [torch.tensor([BOS]), torch.tensor([], dtype=torch.long)])
+    with pytest.raises(GenerationError, match="got 1 sources for 2 prompts"):
+        gen.generate(_bigram(), [torch.tensor([BOS])] * 2, sources=[torch.tensor([A])])

@@ -71,39 +71,54 @@ def check_prompts(prompts: Sequence[Tensor], what: str = "prompt") -> list[int]:
 
 
 @dataclass(frozen=True)
-class PromptRows:
+class DecodeBatch:
     """The decoder batch of a generate() call: every prompt (and source) repeated
-    ``copies`` times, consecutively."""
+    ``copies`` times, consecutively, in a buffer with room for the generated tokens."""
 
     prompt_lens: list[int]
     """Length of each original prompt."""
 
-    rows: list[Tensor]
-    """The repeated prompts: row ``i * copies + j`` is copy ``j`` of prompt ``i``."""
+    lens: Tensor
+    """Prompt length of every row."""
 
     sources: list[Tensor] | None
     """The sources, repeated alike (encoder-decoder models), or ``None``."""
 
-    lens: Tensor
-    """Prompt length of every row."""
+    seqs: Tensor
+    """``[rows, total_len]`` prompts, right-padded; generated tokens are written here."""
+
+    @property
+    def min_len(self) -> int:
+        """The shortest prompt: the positions every row has before generating."""
+        return min(self.prompt_lens)
+
+    @property
+    def total_len(self) -> int:
+        """Buffer width: the longest prompt plus ``max_gen_len``."""
+        return self.seqs.shape[1]
 
 
-def repeat_prompts(
-    prompts: Sequence[Tensor], sources: Sequence[Tensor] | None, copies: int
-) -> PromptRows:
-    """Check the prompts (and that there is one source per prompt) and repeat each."""
+def decode_batch(
+    prompts: Sequence[Tensor],
+    sources: Sequence[Tensor] | None,
+    *,
+    copies: int,
+    max_gen_len: int,
+    pad_idx: int,
+) -> DecodeBatch:
+    """Check the prompts (and that there is one source per prompt), repeat each ``copies``
+    times and lay them out in a padded buffer ``max_gen_len`` wider than the longest."""
     prompt_lens = check_prompts(prompts)
     if sources is not None and len(sources) != len(prompts):
         raise GenerationError(
             f"got {len(sources)} sources for {len(prompts)} prompts; pass one each."
         )
-    return PromptRows(
+    rows = [p for p in prompts for _ in range(copies)]
+    return DecodeBatch(
         prompt_lens=prompt_lens,
-        rows=[p for p in prompts for _ in range(copies)],
+        lens=torch.tensor([n for n in prompt_lens for _ in range(copies)], device=rows[0].device),
         sources=None if sources is None else [s for s in sources for _ in range(copies)],
-        lens=torch.tensor(
-            [n for n in prompt_lens for _ in range(copies)], device=prompts[0].device
-        ),
+        seqs=pad_right(rows, pad_idx=pad_idx, total_len=max(prompt_lens) + max_gen_len),
     )
 
 

@@ -10,7 +10,7 @@ from torch import Tensor
 from torch.nn import Module
 from typing_extensions import override
 
-from seqkit.generation._decoding import CachedDecoder, pad_right, repeat_prompts
+from seqkit.generation._decoding import CachedDecoder, decode_batch
 from seqkit.generation.errors import GenerationError
 from seqkit.generation.generator import SequenceGenerator
 from seqkit.generation.output import GenerationOutput, Hypothesis
@@ -62,21 +62,16 @@ class SamplingGenerator(SequenceGenerator):
         sources: Sequence[Tensor] | None = None,
     ) -> GenerationOutput:
         n = self.num_gens
-        repeated = repeat_prompts(prompts, sources, n)
-        prompt_lens, rows, row_sources, lens = (
-            repeated.prompt_lens,
-            repeated.rows,
-            repeated.sources,
-            repeated.lens,
+        batch_rows = decode_batch(
+            prompts, sources, copies=n, max_gen_len=self.max_gen_len, pad_idx=self.pad_idx
         )
-        device = prompts[0].device
-        min_len, max_len = min(prompt_lens), max(prompt_lens)
-        total_len = max_len + self.max_gen_len
-        seqs = pad_right(rows, pad_idx=self.pad_idx, total_len=total_len)
+        prompt_lens, lens, row_sources = batch_rows.prompt_lens, batch_rows.lens, batch_rows.sources
+        seqs, min_len, total_len = batch_rows.seqs, batch_rows.min_len, batch_rows.total_len
+        device = seqs.device
         step_scores = torch.zeros(seqs.shape, dtype=torch.float32, device=device)
         # A row stops after max_gen_len tokens of its own, whatever its prompt length.
         end = lens + self.max_gen_len
-        done = torch.zeros(len(rows), dtype=torch.bool, device=device)
+        done = torch.zeros(seqs.shape[0], dtype=torch.bool, device=device)
         eos_pos = torch.full_like(lens, -1)
 
         rng = None
