@@ -228,6 +228,7 @@ nb::object to_py(const Element& e, bool for_state) {
       d["__token_slice__"] = slice->path;
       d["file_size"] = slice->file_size;
       d["offset"] = slice->byte_offset;
+      d["checksum"] = slice->checksum;
       d["dtype"] = dtype_name(a->dtype);
       d["shape"] = shape;
       return std::move(d);
@@ -413,7 +414,7 @@ Element from_py(PyObject* o, bool for_state) {
         std::optional<DType> dt = dtype_from_name(nb::cast<std::string>(d["dtype"]));
         if (!dt) throw StateError("unknown token dtype in the state");
         TokenSlice where{nb::cast<std::string>(d["__token_slice__"]), nb::cast<std::int64_t>(d["file_size"]),
-                         nb::cast<std::int64_t>(d["offset"])};
+                         nb::cast<std::int64_t>(d["offset"]), nb::cast<std::uint64_t>(d["checksum"])};
         return Element(token_slice(where, *dt, nb::cast<std::vector<std::int64_t>>(d["shape"])));
       }
       if (d.contains("__pickle__")) {

@@ -27,6 +27,16 @@ void prune_locked() {
 
 }  // namespace
 
+std::uint64_t slice_checksum(const void* data, std::size_t n) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  std::uint64_t h = 1469598103934665603ULL;
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= bytes[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
 std::string canonical(const std::string& path) {
   char buf[PATH_MAX];
   return ::realpath(path.c_str(), buf) != nullptr ? std::string(buf) : path;
@@ -48,7 +58,8 @@ std::optional<TokenSlice> find_token_slice(const Array& a) {
     const char* base = file->view().data();
     const char* data = static_cast<const char*>(a.data);
     if (data < base || data + a.nbytes() > base + file->size()) return std::nullopt;
-    return TokenSlice{e.path, static_cast<std::int64_t>(file->size()), static_cast<std::int64_t>(data - base)};
+    return TokenSlice{e.path, static_cast<std::int64_t>(file->size()), static_cast<std::int64_t>(data - base),
+                      slice_checksum(data, a.nbytes())};
   }
   return std::nullopt;
 }
@@ -63,6 +74,12 @@ Array token_slice(const TokenSlice& where, DType dtype, std::vector<std::int64_t
       std::shared_ptr<MappedFile> f = e.file.lock();
       if (f == nullptr) continue;
       if (e.path == where.path) {
+        if (static_cast<std::int64_t>(f->size()) != where.file_size) {
+          throw StateError("the state refers to tokens in '" + where.path + "' of " +
+                           std::to_string(where.file_size) + " bytes, but that file now has " +
+                           std::to_string(f->size()) +
+                           " bytes: the dataset was rewritten since the state was saved");
+        }
         file = f;
         break;
       }
@@ -92,6 +109,11 @@ Array token_slice(const TokenSlice& where, DType dtype, std::vector<std::int64_t
                      "'; the file changed since the state was saved");
   }
   a.data = file->view().data() + where.byte_offset;
+  if (slice_checksum(a.data, bytes) != where.checksum) {
+    throw StateError("the tokens at byte " + std::to_string(where.byte_offset) + " of '" + where.path +
+                     "' differ from those the state was saved with: the dataset was rewritten since; "
+                     "resume with the dataset the state was saved from");
+  }
   a.owner = file;
   return a;
 }

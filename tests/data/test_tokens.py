@@ -280,3 +280,21 @@ def test_state_of_tokens_no_source_has_open_fails_clearly(tmp_path: Path) -> Non
     with pytest.raises(DataPipelineStateError, match="no read_tokens source"):
         other.load_state_dict(state)
     assert not other.is_broken
+
+
+@pytest.mark.parametrize("same_size", [False, True])
+def test_state_of_a_rewritten_dataset_fails_clearly(tmp_path: Path, same_size: bool) -> None:
+    # Re-preprocessing into the same path must not let an old state resume on new tokens.
+    docs = _docs(30)
+    write_tokens(tmp_path / "ds", docs)
+    p = _shuffled_packs(tmp_path / "ds")
+    next(p)
+    state = p.state_dict()
+    del p
+    rewritten = [[t + 1 for t in d] for d in docs] if same_size else [*docs, [7, 7, 7]]
+    write_tokens(tmp_path / "ds", rewritten)
+    q = _shuffled_packs(tmp_path / "ds")
+    message = "differ from those the state was saved with" if same_size else "now has"
+    with pytest.raises(DataPipelineStateError, match=message):
+        q.load_state_dict(state)
+    assert not q.is_broken
