@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -175,7 +176,7 @@ def test_token_writer_removes_partials_of_dead_processes(tmp_path: Path) -> None
         text=True,
         check=True,
     )
-    stale = tmp_path / f".ds.partial-{int(dead.stdout)}"
+    stale = tmp_path / f".ds.partial-{int(dead.stdout)}-{socket.gethostname()}-abc123"
     stale.mkdir()
     (stale / "tokens.bin").write_bytes(b"\0\0")
     write_tokens(tmp_path / "ds", [[1]])

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -284,7 +285,8 @@ def test_killed_run_leaves_no_output_and_next_run_cleans_up(
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == b"started"
-        assert _leftovers(tmp_path) == [f".ds.partial-{child.pid}"]
+        (leftover,) = _leftovers(tmp_path)
+        assert leftover.startswith(f".ds.partial-{child.pid}-{socket.gethostname()}-")
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
     finally:
