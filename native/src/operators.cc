@@ -652,7 +652,8 @@ class Unbatch final : public Node {
 // (not_empty_ for the consumer, not_full_ for the producer) and refill hysteresis: a
 // producer that found the buffer full sleeps until the consumer has taken it down to
 // half; a consumer that found it empty sleeps until two elements are ready (one if the
-// capacity is 1), so each wake-up is paid for by two elements instead of one; and each
+// capacity is 1, or once 20 ms have passed), so each wake-up is paid for by two elements
+// instead of one; and each
 // side signals only when the other is actually asleep. With one shared
 // condition variable and a refill per element, a consumer slightly faster than the
 // producer woke it for every element: two futex calls and two context switches per
@@ -678,8 +679,16 @@ class Prefetch final : public Node {
     if (buffer_.empty() && !producer_done_) {
       consumer_waits_.fetch_add(1, std::memory_order_relaxed);
       consumer_waiting_ = true;
+      wake_need_ = wake_level_;
+      auto ready = [&] { return buffer_.size() >= wake_need_ || producer_done_; };
       try {
-        wait_interruptibly(lock, not_empty_, [&] { return buffer_.size() >= wake_level_ || producer_done_; });
+        // Two ready elements pay for a wake-up, but only for one time slice: an upstream
+        // that yields one element and then stalls (or waits on this consumer) must still
+        // deliver it.
+        if (!not_empty_.wait_for(lock, std::chrono::milliseconds(20), ready)) {
+          wake_need_ = 1;
+          wait_interruptibly(lock, not_empty_, ready);
+        }
       } catch (...) {
         consumer_waiting_ = false;
         throw;
@@ -786,13 +795,14 @@ class Prefetch final : public Node {
         return;
       }
       buffer_.push_back(std::move(*e));
-      if (consumer_waiting_ && buffer_.size() >= wake_level_) not_empty_.notify_one();
+      if (consumer_waiting_ && buffer_.size() >= wake_need_) not_empty_.notify_one();
     }
   }
 
   std::size_t capacity_;
   std::size_t low_water_;
   std::size_t wake_level_;
+  std::size_t wake_need_ = 1;  // elements a waiting consumer wants before it is woken
   std::mutex mutex_;
   std::condition_variable not_empty_;
   std::condition_variable not_full_;

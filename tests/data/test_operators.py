@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -239,3 +240,21 @@ def test_prefetch_ready_elements_taken_without_waiting_keep_order_and_resume() -
     assert [first, *rest] == [[x + 1, x + 2] for x in range(0, 30, 2)]
     assert p.stats()[0]["num_yielded"] == 15
     check_resume_everywhere(build)
+
+
+def test_prefetch_delivers_a_lone_ready_element_to_a_waiting_consumer() -> None:
+    # Element 1 is only produced once the consumer has seen element 0 (a feedback loop):
+    # prefetch must hand over element 0 without waiting for a second one.
+    seen_first = threading.Event()
+    timed_out: list[bool] = []
+
+    def produce(x: int) -> int:
+        if x == 1:
+            timed_out.append(not seen_first.wait(timeout=30))
+        return x
+
+    pipeline = read_sequence(list(range(4))).map(produce).prefetch(4).and_return()
+    assert next(pipeline) == 0
+    seen_first.set()
+    assert list(pipeline) == [1, 2, 3]
+    assert timed_out == [False]
