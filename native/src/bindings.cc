@@ -167,8 +167,11 @@ nb::object str_to_py(const std::string& s) {
     if (o == nullptr) throw nb::python_error();
     return nb::steal(o);
   }
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030E0000 && !defined(Py_LIMITED_API)
-  if (PyUnicode_IS_COMPACT(o) && !PyUnicode_IS_ASCII(o)) {
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030E0000 && !defined(Py_LIMITED_API) && \
+    !defined(Py_GIL_DISABLED)
+  // Only a str this call owns alone: one-character strs are shared singletons that other
+  // interpreters may be reading.
+  if (Py_REFCNT(o) == 1 && PyUnicode_IS_COMPACT(o) && !PyUnicode_IS_ASCII(o)) {
     auto* compact = reinterpret_cast<PyCompactUnicodeObject*>(o);
     if (compact->utf8 == nullptr) {
       // Freed by the str itself (PyObject_Free), as CPython does for the caches it fills.
@@ -809,7 +812,7 @@ nb::tuple concat_ids_as(PyObject* batch, const std::vector<std::int64_t>& prefix
   std::int64_t total = 0;
   for (Py_ssize_t r = 0; r < rows; ++r) {
     PyObject* row = PyList_GET_ITEM(batch, r);
-    if (!PyList_Check(row)) {
+    if (!PyList_CheckExact(row)) {
       throw nb::type_error(("row " + std::to_string(r) + " of the batch is not a list of ids").c_str());
     }
     lengths[r] = static_cast<std::int64_t>(PyList_GET_SIZE(row)) + frame;
@@ -828,15 +831,21 @@ nb::tuple concat_ids_as(PyObject* batch, const std::vector<std::int64_t>& prefix
   T* out = tokens;
   for (Py_ssize_t r = 0; r < rows; ++r) {
     for (std::int64_t id : prefix) *out++ = check(id, r);
+    // Only exact lists of exact ints are read, so no Python code (an __index__) runs while
+    // the batch is walked and no row can change size between the two passes.
     PyObject* row = PyList_GET_ITEM(batch, r);
-    Py_ssize_t n = PyList_GET_SIZE(row);
+    Py_ssize_t n = static_cast<Py_ssize_t>(lengths[r] - frame);
     for (Py_ssize_t i = 0; i < n; ++i) {
       PyObject* item = PyList_GET_ITEM(row, i);
       long long id = 0;
       if (!small_int(item, id)) {
+        if (!PyLong_CheckExact(item)) {
+          throw nb::type_error(("item " + std::to_string(i) + " of row " + std::to_string(r) +
+                                " is not an int")
+                                   .c_str());
+        }
         int overflow = 0;
         id = PyLong_AsLongLongAndOverflow(item, &overflow);
-        if (id == -1 && PyErr_Occurred()) throw nb::python_error();
         if (overflow != 0) id = -1;
       }
       *out++ = check(id, r);
@@ -851,7 +860,7 @@ nb::tuple concat_ids_as(PyObject* batch, const std::vector<std::int64_t>& prefix
 
 nb::tuple concat_ids(nb::handle batch, const std::vector<std::int64_t>& prefix,
                      const std::vector<std::int64_t>& suffix, const std::string& dtype) {
-  if (!PyList_Check(batch.ptr())) throw nb::type_error("concat_ids expects a list of lists of ids");
+  if (!PyList_CheckExact(batch.ptr())) throw nb::type_error("concat_ids expects a list of lists of ids");
   if (dtype == "uint16") return concat_ids_as<std::uint16_t>(batch.ptr(), prefix, suffix, 0xFFFF);
   if (dtype == "uint32") return concat_ids_as<std::uint32_t>(batch.ptr(), prefix, suffix, 0xFFFFFFFFLL);
   if (dtype == "int64") {

@@ -192,14 +192,31 @@ def test_concat_token_ids_frames_rows_in_one_array() -> None:
     assert (tokens.shape, lengths.shape) == ((0,), (0,))
     assert concat_token_ids([[70000]], dtype="uint32")[0].tolist() == [70000]
     # One-digit ints take a fast path; wider ones (2**30 and up) the general one.
-    big = [0, 2**30 - 1, 2**30, 2**40, True]
-    assert concat_token_ids([big], dtype="int64")[0].tolist() == [0, 2**30 - 1, 2**30, 2**40, 1]
+    big = [0, 2**30 - 1, 2**30, 2**40]
+    assert concat_token_ids([big], dtype="int64")[0].tolist() == [0, 2**30 - 1, 2**30, 2**40]
     with pytest.raises(ValueError, match="70000 of row 1 does not fit"):
         concat_token_ids([[1], [70000]], dtype="uint16")
     with pytest.raises(ValueError, match="-1 of row 0"):
         concat_token_ids([[-1]], dtype="int64")
     with pytest.raises(TypeError, match="row 0"):
         concat_token_ids(["abc"], dtype="uint16")  # type: ignore[list-item]
+
+
+def test_concat_token_ids_runs_no_python_code_while_reading() -> None:
+    # Only exact ints are read: an __index__ (arbitrary Python code) could otherwise grow
+    # a row after its length was taken, and the copy would run past the buffer.
+    later = [1, 2]
+
+    class Growing:
+        def __index__(self) -> int:
+            later.extend(range(1000))
+            return 3
+
+    with pytest.raises(TypeError, match="item 0 of row 0 is not an int"):
+        concat_token_ids([[Growing()], later], dtype="int64")  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="item 1 of row 0 is not an int"):
+        concat_token_ids([[1, True]], dtype="int64")
+    assert later == [1, 2]
 
 
 def test_token_format_writing_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -135,11 +135,15 @@ def flatten(
     *,
     dtype: npt.DTypeLike = np.int64,
 ) -> FlatEncoding:
-    """Concatenate ``prefix + ids + suffix`` of every row into one array (in C++ for lists)."""
+    """Concatenate ``prefix + ids + suffix`` of every row into one array (in C++ for lists
+    of lists of ints, what the built-in encoders return; any other sequences in numpy)."""
     native = _NATIVE_DTYPES.get(np.dtype(dtype).name)
-    if isinstance(batch, list) and native is not None:
-        tokens, lengths = concat_token_ids(batch, prefix=prefix, suffix=suffix, dtype=native)
-        return FlatEncoding(tokens=tokens, lengths=lengths)
+    if type(batch) is list and native is not None:
+        try:
+            tokens, lengths = concat_token_ids(batch, prefix=prefix, suffix=suffix, dtype=native)
+            return FlatEncoding(tokens=tokens, lengths=lengths)
+        except TypeError:
+            pass  # rows that are tuples/arrays, or ids that are numpy ints
     n = len(batch)
     raw_lens = np.fromiter(map(len, batch), dtype=np.int64, count=n)
     total_raw = int(raw_lens.sum())
