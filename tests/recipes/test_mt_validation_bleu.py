@@ -138,6 +138,10 @@ def test_early_stopping_and_keep_best_by_bleu(
     assert all(torch.equal(best[k], exported[k]) for k in exported)
     card = yaml.safe_load((out / "card.yaml").read_text())
     assert (card["trained_steps"], card["weights_from_step"]) == (4, 2)
+    # The final BLEU is that of the exported (step 2) weights, scored after training.
+    (final,) = _rows(out, "valid_bleu")
+    assert final["step"] == 2
+    assert "scored after training, step 2): BLEU" in printed
 
 
 def test_best_metric_must_be_a_validation_metric(

@@ -10,7 +10,7 @@ from torch import nn
 from torch.distributed.tensor import DTensor
 
 from seqkit.checkpoint import StandardCheckpointManager
-from seqkit.gang import get_consolidated_state_dict
+from seqkit.gang import get_consolidated_state_dict, load_consolidated_state_dict
 from seqkit.models import create_model, save_model
 from seqkit.recipes.card import ModelCardInfo, write_card
 from seqkit.recipes.errors import RecipeError
@@ -72,10 +72,10 @@ def finish_run(
     metrics = ctx.output_dir / "metrics.jsonl"
     curve = read_loss_curve(metrics)
     plot: Path | None = None
-    plain = _plain_model(ctx, model)
     weights_step = summary.step
     if final_model == "best":
-        weights_step = _load_best(ctx, plain)
+        weights_step = _load_best(ctx, model)
+    plain = _plain_model(ctx, model)
     if ctx.is_main:
         model_dir = ctx.output_dir / MODEL_DIR
         save_model(plain, model_dir)
@@ -113,8 +113,9 @@ def finish_run(
     )
 
 
-def _load_best(ctx: RunContext, plain: nn.Module) -> int:
-    """Load the best kept checkpoint's weights into ``plain`` (rank 0); return its step."""
+def _load_best(ctx: RunContext, model: nn.Module) -> int:
+    """Load the best kept checkpoint's weights into ``model`` on every rank (so whatever
+    runs after training, such as a final BLEU, sees them too); return its step."""
     checkpoints = StandardCheckpointManager(ctx.output_dir / CHECKPOINT_DIR, ctx.gangs.root)
     step = checkpoints.best_step()
     if step is None:
@@ -123,8 +124,7 @@ def _load_best(ctx: RunContext, plain: nn.Module) -> int:
             "validation score: validation needs data (data.valid_*) and a checkpoint at a "
             "validation step."
         )
-    if ctx.is_main:
-        plain.load_state_dict(checkpoints.load_model_state(step))
+    load_consolidated_state_dict(model, checkpoints.load_model_state(step))
     return step
 
 

@@ -136,7 +136,7 @@ class MtTrainRecipe:
             extra={"source_lang": data.source_lang, "target_lang": data.target_lang},
         )
         if bleu is not None:
-            self._final_bleu(ctx, config, bleu, summary.step)
+            self._final_bleu(ctx, config, bleu, result.weights_step)
         card = result.card_path
         report_run(
             ctx,
