@@ -258,6 +258,12 @@ void run_wait_hook() {
 
 namespace {
 
+std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 std::uint64_t read_ticks() noexcept {
 #if defined(__x86_64__) || defined(_M_X64)
   return __rdtsc();
@@ -266,16 +272,8 @@ std::uint64_t read_ticks() noexcept {
   asm volatile("mrs %0, cntvct_el0" : "=r"(v));
   return v;
 #else
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
+  return static_cast<std::uint64_t>(steady_ns());
 #endif
-}
-
-std::int64_t steady_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 // The calibration anchor: a (ticks, ns) pair taken once, at the first tick read.

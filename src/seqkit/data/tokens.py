@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from seqkit import _native
 from seqkit._native import DataPipelineBuilder
-from seqkit.data.atomic import AtomicDirectory, write_file, write_json
+from seqkit.data.atomic import AtomicDirectory, write_json
 from seqkit.data.errors import DataReadError
 
 TOKEN_FORMAT: Final = "seqkit.tokens"
@@ -293,7 +293,7 @@ class TokenWriter:
             "num_documents": col.num_documents,
             "num_tokens": col.num_tokens,
         }
-        write_file(col.directory / "index.json", (json.dumps(index, indent=2) + "\n").encode())
+        write_json(col.directory / "index.json", index)
 
     def __enter__(self) -> TokenWriter:
         return self

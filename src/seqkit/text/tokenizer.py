@@ -13,7 +13,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Self, final
+from typing import Literal, Self, cast, final, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -121,11 +121,8 @@ def _check_threads(num_threads: int) -> int:
     return num_threads
 
 
-_NATIVE_DTYPES: dict[str, Literal["uint16", "uint32", "int64"]] = {
-    "uint16": "uint16",
-    "uint32": "uint32",
-    "int64": "int64",
-}
+_NativeDType = Literal["uint16", "uint32", "int64"]
+_NATIVE_DTYPES: frozenset[str] = frozenset(get_args(_NativeDType))
 
 
 def flatten(
@@ -137,9 +134,10 @@ def flatten(
 ) -> FlatEncoding:
     """Concatenate ``prefix + ids + suffix`` of every row into one array (in C++ for lists
     of lists of ints, what the built-in encoders return; any other sequences in numpy)."""
-    native = _NATIVE_DTYPES.get(np.dtype(dtype).name)
-    if type(batch) is list and native is not None:
+    name = np.dtype(dtype).name
+    if type(batch) is list and name in _NATIVE_DTYPES:
         try:
+            native = cast(_NativeDType, name)
             tokens, lengths = concat_token_ids(batch, prefix=prefix, suffix=suffix, dtype=native)
             return FlatEncoding(tokens=tokens, lengths=lengths)
         except TypeError:
