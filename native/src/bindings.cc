@@ -278,8 +278,6 @@ inline bool compact_long(PyObject* o, std::int64_t& out) {
 #endif
 }
 
-// Reads an exact list of exact ints into dst (room for all of them); false at the first
-// item that is not an exact int or does not fit int64.
 // An exact int (never a subclass or an __index__: no Python code runs) that fits int64.
 inline bool exact_int(PyObject* o, std::int64_t& out) {
   if (PyLong_CheckExact(o) == 0) return false;
@@ -289,6 +287,8 @@ inline bool exact_int(PyObject* o, std::int64_t& out) {
   return overflow == 0;
 }
 
+// Reads an exact list of exact ints into dst (room for all of them); false at the first
+// item that is not an exact int or does not fit int64.
 bool read_int_list(PyObject* list, std::int64_t* dst) {
   Py_ssize_t n = PyList_GET_SIZE(list);
   for (Py_ssize_t i = 0; i < n; ++i) {
