@@ -65,8 +65,8 @@ def finish_run(
 ) -> RunResult:
     """Save the model, write the card and the loss plot (rank 0); return the result.
 
-    ``final_model="best"`` saves the weights of the best kept checkpoint instead of the
-    last step's.
+    ``final_model="best"`` first loads the best kept checkpoint into ``model`` on every
+    rank, so the saved weights (and anything run afterwards) are that checkpoint's.
     """
     card_path = ctx.output_dir / "card.yaml"
     metrics = ctx.output_dir / "metrics.jsonl"
