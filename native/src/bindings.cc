@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "seqkit/batch_gather.h"
 #include "seqkit/line_reader.h"
 #include "seqkit/ops.h"
 #include "seqkit/thread_pool.h"
@@ -911,6 +912,103 @@ nb::list lines_to_check(nb::handle lines, Py_ssize_t max_chars) {
   return out;
 }
 
+
+// ------------------------------------------------------------- planned-batch gathers
+
+using ReadOnly1D = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu, nb::ndim<1>>;
+using Int64Array = nb::ndarray<const std::int64_t, nb::c_contig, nb::device::cpu, nb::ndim<1>>;
+using OffsetArray = nb::ndarray<const std::uint64_t, nb::c_contig, nb::device::cpu, nb::ndim<1>>;
+
+TokenColumn token_column(const ReadOnly1D& tokens, const OffsetArray& offsets) {
+  std::optional<DType> dt = from_dl(tokens.dtype());
+  if (!dt || (*dt != DType::kUInt16 && *dt != DType::kUInt32)) {
+    throw nb::type_error("token ids must be a uint16 or uint32 array");
+  }
+  if (offsets.shape(0) < 1) throw nb::value_error("offsets must hold at least one entry");
+  TokenColumn c;
+  c.dtype = *dt;
+  c.tokens = tokens.data();
+  c.num_tokens = static_cast<std::int64_t>(tokens.shape(0));
+  c.offsets = offsets.data();
+  c.num_documents = static_cast<std::int64_t>(offsets.shape(0)) - 1;
+  return c;
+}
+
+// A heap int64 buffer handed to NumPy, which frees it.
+nb::ndarray<nb::numpy, std::int64_t> owned_int64(std::vector<std::int64_t>&& values,
+                                                 std::vector<std::size_t> shape) {
+  auto* held = new std::vector<std::int64_t>(std::move(values));
+  nb::capsule owner(held, [](void* p) noexcept { delete static_cast<std::vector<std::int64_t>*>(p); });
+  return nb::ndarray<nb::numpy, std::int64_t>(held->data(), shape.size(), shape.data(), owner);
+}
+
+[[noreturn]] void raise_data_error(const PipelineError& err) { throw nb::value_error(err.what()); }
+
+nb::tuple py_gather_windows(const ReadOnly1D& tokens, const OffsetArray& offsets, const Int64Array& ids,
+                            std::int64_t seq_len) {
+  if (seq_len < 1) throw nb::value_error("seq_len must be at least 1");
+  TokenColumn column = token_column(tokens, offsets);
+  const auto rows = static_cast<std::int64_t>(ids.shape(0));
+  std::vector<std::int64_t> out(static_cast<std::size_t>(rows * (seq_len + 1)));
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(rows));
+  std::vector<std::int64_t> doc_lens;
+  try {
+    nb::gil_scoped_release nogil;
+    doc_lens.reserve(static_cast<std::size_t>(rows) * 4);
+    gather_windows(column, ids.data(), rows, seq_len, out.data(), doc_lens, counts.data());
+  } catch (const PipelineError& err) {
+    raise_data_error(err);
+  }
+  const std::size_t num_pieces = doc_lens.size();
+  return nb::make_tuple(
+      owned_int64(std::move(out), {static_cast<std::size_t>(rows), static_cast<std::size_t>(seq_len + 1)}),
+      owned_int64(std::move(doc_lens), {num_pieces}), owned_int64(std::move(counts), {static_cast<std::size_t>(rows)}));
+}
+
+nb::tuple py_gather_padded(const ReadOnly1D& tokens, const OffsetArray& offsets, const Int64Array& ids,
+                           std::int64_t pad_value, std::int64_t pad_to_multiple) {
+  if (pad_to_multiple < 1) throw nb::value_error("pad_to_multiple must be at least 1");
+  TokenColumn column = token_column(tokens, offsets);
+  const auto rows = static_cast<std::int64_t>(ids.shape(0));
+  std::vector<std::int64_t> out;
+  std::vector<std::int64_t> lengths(static_cast<std::size_t>(rows));
+  std::int64_t width = 0;
+  try {
+    nb::gil_scoped_release nogil;
+    width = max_document_length(column, ids.data(), rows);
+    width = (width + pad_to_multiple - 1) / pad_to_multiple * pad_to_multiple;
+    out.resize(static_cast<std::size_t>(rows * width));
+    gather_padded(column, ids.data(), rows, pad_value, width, out.data(), lengths.data());
+  } catch (const PipelineError& err) {
+    raise_data_error(err);
+  }
+  return nb::make_tuple(owned_int64(std::move(out), {static_cast<std::size_t>(rows), static_cast<std::size_t>(width)}),
+                        owned_int64(std::move(lengths), {static_cast<std::size_t>(rows)}));
+}
+
+nb::tuple py_pack_by_budget(const std::vector<Int64Array>& lengths, std::int64_t max_tokens,
+                            std::int64_t max_batch_size) {
+  if (lengths.empty()) throw nb::value_error("pack_by_budget needs at least one column of lengths");
+  if (max_tokens < 1) throw nb::value_error("max_tokens must be at least 1");
+  const auto n = static_cast<std::int64_t>(lengths[0].shape(0));
+  std::vector<const std::int64_t*> columns;
+  for (const auto& col : lengths) {
+    if (static_cast<std::int64_t>(col.shape(0)) != n) throw nb::value_error("the length columns differ in size");
+    columns.push_back(col.data());
+  }
+  std::vector<std::int64_t> kept;
+  std::vector<std::int64_t> too_long;
+  std::vector<std::int64_t> bounds;
+  {
+    nb::gil_scoped_release nogil;
+    kept.reserve(static_cast<std::size_t>(n));
+    bounds = pack_by_budget(columns, n, max_tokens, max_batch_size, kept, too_long);
+  }
+  const std::size_t nk = kept.size(), nb_ = bounds.size(), nt = too_long.size();
+  return nb::make_tuple(owned_int64(std::move(kept), {nk}), owned_int64(std::move(bounds), {nb_}),
+                        owned_int64(std::move(too_long), {nt}));
+}
+
 }  // namespace
 
 NB_MODULE(_native, m) {
@@ -1147,4 +1245,10 @@ NB_MODULE(_native, m) {
   m.def("utf8_size", &utf8_size, nb::arg("lines"), "Total UTF-8 size of a list of str/bytes.");
   m.def("lines_to_check", &lines_to_check, nb::arg("lines"), nb::arg("max_chars"),
         "Indices of the lines that are bytes, empty, whitespace only or over max_chars.");
+  m.def("gather_windows", &py_gather_windows, nb::arg("tokens"), nb::arg("offsets"), nb::arg("window_ids"),
+        nb::arg("seq_len"), "Rows of L + 1 tokens at windows ids*L, with their document pieces.");
+  m.def("gather_padded", &py_gather_padded, nb::arg("tokens"), nb::arg("offsets"), nb::arg("ids"),
+        nb::arg("pad_value"), nb::arg("pad_to_multiple") = 1, "Documents ids right-padded into one int64 array.");
+  m.def("pack_by_budget", &py_pack_by_budget, nb::arg("lengths"), nb::arg("max_tokens"),
+        nb::arg("max_batch_size") = 0, "Cut ordered examples into batches within a padded-token budget.");
 }

@@ -7,6 +7,9 @@ changing imports. See docs/data_pipeline.md.
 from __future__ import annotations
 
 from seqkit._native import num_threads
+from seqkit.data.batch_plan import BatchPlan, plan_documents, plan_windows
+from seqkit.data.batch_reader import PlannedBatchReader
+from seqkit.data.batches import MaskedBatch, PackedBatch, PairBatch
 from seqkit.data.collate import Collater
 from seqkit.data.errors import (
     CollateError,
@@ -28,7 +31,15 @@ from seqkit.data.pipeline import (
     sample,
     zip,
 )
+from seqkit.data.readers import (
+    NotEnoughDataError,
+    ReaderOptions,
+    lm_reader,
+    masked_reader,
+    pair_reader,
+)
 from seqkit.data.text import count_lines, lines_to_check, read_text, utf8_size
+from seqkit.data.token_dataset import TokenColumn, TokenDataset
 from seqkit.data.tokens import (
     TokenDatasetInfo,
     TokenDType,
@@ -41,6 +52,7 @@ from seqkit.data.tokens import (
 )
 
 __all__ = [
+    "BatchPlan",
     "CollateError",
     "Collater",
     "DataError",
@@ -50,7 +62,15 @@ __all__ = [
     "DataPipelineStateError",
     "DataReadError",
     "DataWriteError",
+    "MaskedBatch",
+    "NotEnoughDataError",
+    "PackedBatch",
+    "PairBatch",
+    "PlannedBatchReader",
+    "ReaderOptions",
+    "TokenColumn",
     "TokenDType",
+    "TokenDataset",
     "TokenDatasetInfo",
     "TokenWriter",
     "concat",
@@ -60,8 +80,13 @@ __all__ = [
     "count_lines",
     "lines_to_check",
     "list_files",
+    "lm_reader",
     "load_token_index",
+    "masked_reader",
     "num_threads",
+    "pair_reader",
+    "plan_documents",
+    "plan_windows",
     "read_sequence",
     "read_text",
     "read_tokens",
