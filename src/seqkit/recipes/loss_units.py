@@ -1,4 +1,4 @@
-"""Train and eval units made from a loss function: what every recipe's units share."""
+"""The unit every recipe trains and validates with: a model and a loss function."""
 
 from __future__ import annotations
 
@@ -17,26 +17,9 @@ LossFn = Callable[[nn.Module, BatchT], tuple[Tensor, int]]
 
 
 @final
-class LossTrainUnit(TrainUnit[BatchT]):
-    """Trains ``model`` on ``loss`` (summed over the batch's targets)."""
-
-    def __init__(self, model: nn.Module, loss: LossFn[BatchT]) -> None:
-        self._model = model
-        self._loss = loss
-
-    @property
-    @override
-    def model(self) -> nn.Module:
-        return self._model
-
-    @override
-    def __call__(self, batch: BatchT) -> tuple[Tensor, int]:
-        return self._loss(self._model, batch)
-
-
-@final
-class LossEvalUnit(EvalUnit[BatchT]):
-    """Validation loss of ``model`` (the trainer derives perplexity from it)."""
+class LossUnit(TrainUnit[BatchT], EvalUnit[BatchT]):
+    """``loss`` (summed over the batch's targets) of ``model``: a train unit, and an eval
+    unit whose mean loss the trainer turns into perplexity."""
 
     def __init__(self, model: nn.Module, loss: LossFn[BatchT]) -> None:
         self._model = model

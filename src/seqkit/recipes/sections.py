@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from seqkit.config.overrides import number_or_text
@@ -93,6 +94,11 @@ class TrainSection:
     batch_size: int = 16
     """Rows (sequences or sentence pairs) per batch on each rank."""
 
+    max_num_tokens: int | None = None
+    """Padded tokens per batch on each rank instead of ``batch_size`` (source + target for
+    translation, like fairseq's ``--max-tokens``): examples of similar length are batched
+    together. ``null``: ``batch_size`` examples per batch."""
+
     grad_accumulation: int = 1
     """Batches whose gradients are summed before each optimizer step."""
 
@@ -156,6 +162,8 @@ class TrainSection:
         for name in ("validate_every_n_steps", "checkpoint_every_n_steps", "tp_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, but is {getattr(self, name)}")
+        if self.max_num_tokens is not None and self.max_num_tokens < 1:
+            raise ValueError(f"train.max_num_tokens must be >= 1 (or null), not {self.max_num_tokens}")
         if self.keep_best_checkpoints < 0:
             raise ValueError("train.keep_best_checkpoints must be >= 0")
         if self.final_model == "best" and self.keep_best_checkpoints < 1:
@@ -174,3 +182,40 @@ class TrainSection:
             )
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise ValueError("train.early_stopping_patience must be >= 1 (or null)")
+
+
+@dataclass(kw_only=True)
+class DatasetEntry:
+    """One training dataset of a mixture: text or a token dataset, with a weight."""
+
+    path: Path | None = None
+    """A text file (one document per line; for translation ``source<TAB>target`` lines) or a
+    token dataset directory (from ``seqkit data preprocess``)."""
+
+    source: Path | None = None
+    """Translation only: source sentences, one per line, aligned with ``target``."""
+
+    target: Path | None = None
+    """Translation only: target sentences, aligned with ``source``."""
+
+    weight: float | None = None
+    """Share of the batches drawn from this dataset (relative to the other weights); give all
+    or none: without weights every batch of every dataset is read once per epoch."""
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.source is None and self.target is None):
+            raise ValueError("a dataset entry needs either path or source and target")
+        if (self.source is None) != (self.target is None):
+            raise ValueError("a dataset entry's source and target must be given together")
+        if self.weight is not None and self.weight <= 0:
+            raise ValueError(f"a dataset weight must be > 0, not {self.weight}")
+
+
+def mixture_weights(entries: list[DatasetEntry]) -> list[float] | None:
+    """The entries' weights, or ``None`` when none has one; a partial set is an error."""
+    weights = [e.weight for e in entries]
+    if all(w is None for w in weights):
+        return None
+    if any(w is None for w in weights):
+        raise ValueError("give every dataset of data.train_datasets a weight, or none of them")
+    return [float(w) for w in weights if w is not None]

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqkit.recipes.sections import ModelSection, OptimSection, TokenizerSection, TrainSection
+from seqkit.recipes.sections import (
+    DatasetEntry,
+    ModelSection,
+    OptimSection,
+    TokenizerSection,
+    TrainSection,
+)
 
 
 @dataclass(kw_only=True)
@@ -15,11 +21,16 @@ class LmDataSection:
     train_files: list[Path] = field(default_factory=list)
     """Text files (one document per line) or token-dataset directories to train on."""
 
+    train_datasets: list[DatasetEntry] = field(default_factory=list)
+    """Instead of ``train_files``: datasets with mixture weights, e.g.
+    ``[{path: a.txt, weight: 3}, {path: b_tokens/, weight: 1}]``."""
+
     valid_files: list[Path] = field(default_factory=list)
     """Validation files of the same kinds; empty: hold out ``valid_fraction`` of the text."""
 
     valid_fraction: float = 0.01
-    """Share of training documents held out for validation when ``valid_files`` is empty."""
+    """Share of each training text's documents held out for validation when ``valid_files``
+    is empty (decided once, when the text is tokenized)."""
 
     max_documents: int | None = None
     """Read at most this many documents from the text files (``null``: all)."""
@@ -30,6 +41,10 @@ class LmDataSection:
     def __post_init__(self) -> None:
         if not 0.0 <= self.valid_fraction < 1.0:
             raise ValueError(f"data.valid_fraction must be in [0, 1), not {self.valid_fraction}")
+        if self.train_files and self.train_datasets:
+            raise ValueError("give data.train_files or data.train_datasets, not both")
+        if any(e.path is None for e in self.train_datasets):
+            raise ValueError("every entry of data.train_datasets needs a path")
         if self.max_seq_len < 2:
             raise ValueError(f"data.max_seq_len must be >= 2, not {self.max_seq_len}")
 

@@ -12,9 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from torch import Tensor
-
 from seqkit.recipes.errors import RecipeDataError
 
 _ROLES = ("system", "user", "assistant")
@@ -126,40 +123,3 @@ def tokenize_example(
     truncated = len(ids) > max_len + 1
     ids, targets = ids[: max_len + 1], targets[: max_len + 1]
     return MaskedExample(ids=ids, loss_mask=targets[1:]), truncated
-
-
-@dataclass(frozen=True, kw_only=True)
-class MaskedBatch:
-    """Right-padded examples with a loss mask over target positions."""
-
-    seqs: Tensor
-    """Input ids ``[B, S]`` (padded with ``pad_idx``)."""
-
-    targets: Tensor
-    """Next-token ids ``[B, S]``."""
-
-    seq_lens: Tensor
-    """Unpadded input length of each row ``[B]``."""
-
-    loss_mask: Tensor
-    """``[B, S]`` booleans: which targets are in the loss."""
-
-    @property
-    def num_targets(self) -> int:
-        """Number of tokens in the loss."""
-        return int(self.loss_mask.sum())
-
-
-def collate_masked(examples: Sequence[MaskedExample], pad_idx: int) -> MaskedBatch:
-    """Pad ``examples`` to the longest one."""
-    width = max(len(e.ids) - 1 for e in examples)
-    seqs = torch.full((len(examples), width), pad_idx, dtype=torch.int64)
-    targets = torch.full((len(examples), width), pad_idx, dtype=torch.int64)
-    mask = torch.zeros((len(examples), width), dtype=torch.bool)
-    for row, example in enumerate(examples):
-        n = len(example.ids) - 1
-        seqs[row, :n] = torch.tensor(example.ids[:-1])
-        targets[row, :n] = torch.tensor(example.ids[1:])
-        mask[row, :n] = torch.tensor(example.loss_mask)
-    seq_lens = torch.tensor([len(e.ids) - 1 for e in examples], dtype=torch.int64)
-    return MaskedBatch(seqs=seqs, targets=targets, seq_lens=seq_lens, loss_mask=mask)

@@ -6,9 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqkit.data import MaskedBatch, PackedBatch
 from seqkit.nn import BatchLayout
-from seqkit.recipes.lm.instructions import MaskedBatch
-from seqkit.recipes.lm.packing import PackedBatch
 
 LmBatch = PackedBatch | MaskedBatch
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqkit.recipes.sections import ModelSection, OptimSection, TokenizerSection, TrainSection
+from seqkit.recipes.sections import (
+    DatasetEntry,
+    ModelSection,
+    OptimSection,
+    TokenizerSection,
+    TrainSection,
+)
 
 
 @dataclass(kw_only=True)
@@ -21,6 +27,11 @@ class MtDataSection:
     tsv_files: list[Path] = field(default_factory=list)
     """Alternatively, files of ``source<TAB>target`` lines."""
 
+    train_datasets: list[DatasetEntry] = field(default_factory=list)
+    """Instead of the fields above: corpora with mixture weights, each ``{source, target}``
+    text files, a TSV ``path`` or a parallel token dataset ``path``, e.g.
+    ``[{source: a.en, target: a.es, weight: 2}, {path: b_tokens/, weight: 1}]``."""
+
     valid_source_file: Path | None = None
     """Validation sources; when unset, ``valid_size`` training pairs are held out."""
 
@@ -28,7 +39,8 @@ class MtDataSection:
     """Validation targets, aligned with ``valid_source_file``."""
 
     valid_size: int = 200
-    """Pairs held out for validation (loss and BLEU) when no validation files are given."""
+    """Pairs held out for validation (loss and BLEU) from the first training corpus when no
+    validation files are given (decided once, when the text is tokenized)."""
 
     source_lang: str = "en"
     """Source language code (its token ``__en__`` starts every source)."""
@@ -40,7 +52,8 @@ class MtDataSection:
     """Read at most this many training pairs (``null``: all)."""
 
     max_seq_len: int = 128
-    """Pairs with a side longer than this many tokens are skipped (and counted)."""
+    """Pairs with a side longer than this many tokens (special tokens included, the target's
+    ``<s>`` excepted) are skipped when the text is tokenized, and counted."""
 
     def __post_init__(self) -> None:
         if (self.source_file is None) != (self.target_file is None):

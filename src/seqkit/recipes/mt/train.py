@@ -3,141 +3,134 @@
 from __future__ import annotations
 
 import json
-import tempfile
+from collections.abc import Sequence
 from functools import partial
-from pathlib import Path
 from typing import final
 
 import torch
 from torch import nn
+from typing_extensions import override
 
-from seqkit.models import ModelFamilies, ModelHub
-from seqkit.recipes.batching import train_reader, valid_reader
-from seqkit.recipes.cli_args import save_config
+from seqkit.data import PairBatch
+from seqkit.recipes.data_prep import DataPreparation
 from seqkit.recipes.errors import RecipeError
-from seqkit.recipes.finish import RunResult, finish_run, report_run
-from seqkit.recipes.loss_units import LossEvalUnit, LossTrainUnit
-from seqkit.recipes.model_setup import build_model, num_parameters
+from seqkit.recipes.finish import RunResult, report_run
+from seqkit.recipes.loss_units import LossFn
 from seqkit.recipes.mt.config import MtTrainConfig
-from seqkit.recipes.mt.parallel_data import (
-    collate_pairs,
-    read_aligned,
-    read_pairs,
-    split_valid,
-    tokenize_pairs,
-)
+from seqkit.recipes.mt.data import mt_readers, prepare_mt_data, text_corpora
 from seqkit.recipes.mt.scoring import create_translator
+from seqkit.recipes.mt.text_pairs import read_aligned
 from seqkit.recipes.mt.units import translation_loss
 from seqkit.recipes.mt.valid_bleu import BleuScorer
-from seqkit.recipes.parallelism import parallelize
-from seqkit.recipes.run_context import RunContext, create_run_context
+from seqkit.recipes.run_context import RunContext
+from seqkit.recipes.skeleton import RecipeData, TrainingRecipe
 from seqkit.recipes.tokenizer_setup import RunTokenizer, prepare_tokenizer
-from seqkit.recipes.training import run_training
-from seqkit.text import TextTokenizer, TokenizerHub
+from seqkit.text import TextTokenizer
+from seqkit.trainer import ValidationScorer
 
 
 @final
-class MtTrainRecipe:
+class MtTrainRecipe(TrainingRecipe[MtTrainConfig, PairBatch]):
     """Joint tokenizer -> tokenized pairs -> transformer -> trainer (validation loss, BLEU
     and chrF) -> the final model's BLEU on held-out pairs."""
 
-    def __init__(
-        self, *, tokenizer_hub: TokenizerHub, model_families: ModelFamilies, model_hub: ModelHub
-    ) -> None:
-        self._tokenizer_hub = tokenizer_hub
-        self._families = model_families
-        self._model_hub = model_hub
+    name = "mt.train"
+    task = "translation"
 
-    def run(self, config: MtTrainConfig, output_dir: Path) -> RunResult:
-        """Train (or resume) in ``output_dir``; score BLEU; print where the model is."""
+    _bleu: BleuScorer | None = None
+
+    @override
+    def tokenizer(self, ctx: RunContext, config: MtTrainConfig) -> RunTokenizer:
+        section = config.tokenizer
+        if config.model.checkpoint is not None and section.name is None:
+            section = type(section)(**{**section.__dict__, "name": config.model.checkpoint})
+        # One joint vocabulary, trained on both sides of the training text.
+        return prepare_tokenizer(
+            ctx,
+            section,
+            self._tokenizer_hub,
+            corpora=text_corpora(config.data),
+            langs=[config.data.source_lang, config.data.target_lang],
+        )
+
+    @override
+    def data(
+        self, ctx: RunContext, config: MtTrainConfig, prep: DataPreparation
+    ) -> RecipeData[PairBatch]:
         data = config.data
-        ctx = create_run_context(output_dir, config.train)
-        ctx.main_first(lambda: save_config(config, output_dir))
-        pairs = read_pairs(data)
-        if data.valid_source_file is not None and data.valid_target_file is not None:
-            train_pairs = pairs
-            valid_pairs = read_aligned(data.valid_source_file, data.valid_target_file)
-        else:
-            train_pairs, valid_pairs = split_valid(pairs, data.valid_size, config.train.seed)
-        run_tokenizer = self._tokenizer(ctx, config, train_pairs)
-        tokenizer = run_tokenizer.tokenizer
-        train_tok = tokenize_pairs(train_pairs, tokenizer, data)
-        valid_tok = tokenize_pairs(valid_pairs, tokenizer, data)
-        if train_tok.num_skipped or valid_tok.num_skipped:
-            ctx.say(
-                f"Skipped {train_tok.num_skipped} training and {valid_tok.num_skipped} "
-                f"validation pair(s) longer than data.max_seq_len={data.max_seq_len} tokens."
-            )
-        vocab = tokenizer.vocab_info
+        prepared = prepare_mt_data(prep, data, seed=config.train.seed)
+        vocab = prep.tokenizer.vocab_info
         pad_idx = vocab.pad_idx if vocab.pad_idx is not None else 0
-        longest = max(max(map(len, train_tok.sources)), max(map(len, train_tok.targets)))
+        train, valid = mt_readers(ctx, prepared, data, config.train, pad_idx)
+        longest = max(
+            int(ds.column(side).lengths().max(initial=0))
+            for ds in prepared.train
+            for side in ("source", "target")
+        )
         forced: dict[str, object] = {"vocab_size": vocab.size, "pad_idx": pad_idx}
         if config.model.checkpoint is None:
             forced["max_seq_len"] = max(longest, config.bleu.max_gen_len + 2, data.max_seq_len + 2)
-        model = build_model(
-            config.model,
-            families=self._families,
-            hub=self._model_hub,
-            device=ctx.device,
+        num_train = sum(ds.num_documents for ds in prepared.train)
+        num_valid = sum(ds.num_documents for ds in prepared.valid)
+        return RecipeData(
+            train=train,
+            valid=valid,
+            prepared=prepared,
             forced=forced,
+            description=(
+                f"{num_train} training pairs, {num_valid} validation pairs "
+                f"({data.source_lang} -> {data.target_lang})."
+            ),
         )
-        model.train()
-        ctx.say(
-            f"Model: {config.model.family} with {num_parameters(model) / 1e6:.2f}M parameters; "
-            f"{len(train_tok)} training pairs, {len(valid_tok)} validation pairs "
-            f"({data.source_lang} -> {data.target_lang})."
-        )
-        dp = ctx.gangs.dp
-        reader = train_reader(
-            dp,
-            num_items=len(train_tok),
-            batch_size=config.train.batch_size,
-            seed=config.train.seed,
-            make_batch=lambda idx: collate_pairs(train_tok, idx, pad_idx),
-        )
-        valid = valid_reader(
-            dp,
-            num_items=len(valid_tok),
-            batch_size=config.train.batch_size,
-            make_batch=lambda idx: collate_pairs(valid_tok, idx, pad_idx),
-        )
-        wrapped = parallelize(model, ctx, data_parallel=config.train.data_parallel)
-        bleu = self._bleu_scorer(config, model, tokenizer, valid_pairs)
-        if bleu is None and config.train.best_metric in ("bleu", "chrf"):
-            raise RecipeError(
-                f"train.best_metric={config.train.best_metric} needs BLEU at validation; set "
-                "bleu.num_sentences > 0 and keep some validation pairs."
-            )
+
+    @override
+    def losses(
+        self, ctx: RunContext, config: MtTrainConfig
+    ) -> tuple[LossFn[PairBatch], LossFn[PairBatch]]:
         train_loss = partial(
             translation_loss, device=ctx.device, label_smoothing=config.label_smoothing
         )
         # Validation without label smoothing, so its perplexity is a real one.
-        valid_loss = partial(translation_loss, device=ctx.device, label_smoothing=0.0)
-        summary = run_training(
-            ctx,
-            model=model,
-            unit=LossTrainUnit(wrapped, train_loss),
-            reader=reader,
-            valid_unit=LossEvalUnit(model, valid_loss) if valid else None,
-            valid_reader=valid,
-            optim=config.optim,
-            train=config.train,
-            recipe="mt.train",
-            valid_scorers=[bleu] if bleu is not None else [],
-        )
-        result = finish_run(
-            ctx,
-            model=model,
-            tokenizer=run_tokenizer,
-            family=str(getattr(model, "family", config.model.family)),
-            task="translation",
-            summary=summary,
-            final_model=config.train.final_model,
-            extra={"source_lang": data.source_lang, "target_lang": data.target_lang},
-        )
-        if bleu is not None:
-            self._final_bleu(ctx, config, bleu, result.weights_step)
+        return train_loss, partial(translation_loss, device=ctx.device, label_smoothing=0.0)
+
+    @override
+    def valid_scorers(
+        self,
+        ctx: RunContext,
+        config: MtTrainConfig,
+        model: nn.Module,
+        tokenizer: RunTokenizer,
+        data: RecipeData[PairBatch],
+    ) -> Sequence[ValidationScorer]:
+        text = data.prepared.valid_text
+        pairs = []
+        if data.valid is not None and text is not None and config.bleu.num_sentences:
+            pairs = read_aligned(text[0], text[1], limit=config.bleu.num_sentences)
+        self._bleu = self._bleu_scorer(config, model, tokenizer.tokenizer, pairs)
+        if self._bleu is None and config.train.best_metric in ("bleu", "chrf"):
+            raise RecipeError(
+                f"train.best_metric={config.train.best_metric} needs BLEU at validation; set "
+                "bleu.num_sentences > 0 and keep some validation pairs with their text."
+            )
+        return [self._bleu] if self._bleu is not None else []
+
+    @override
+    def card_extra(self, config: MtTrainConfig) -> dict[str, object]:
+        return {"source_lang": config.data.source_lang, "target_lang": config.data.target_lang}
+
+    @override
+    def after_training(
+        self,
+        ctx: RunContext,
+        config: MtTrainConfig,
+        model: nn.Module,
+        tokenizer: RunTokenizer,
+        result: RunResult,
+    ) -> None:
+        if self._bleu is not None:
+            self._final_bleu(ctx, config, self._bleu, result.weights_step)
         card = result.card_path
+        data = config.data
         report_run(
             ctx,
             result,
@@ -146,26 +139,6 @@ class MtTrainRecipe:
                 f"seqkit mt eval {card} source.{data.source_lang} reference.{data.target_lang}",
             ],
         )
-        return result
-
-    def _tokenizer(
-        self, ctx: RunContext, config: MtTrainConfig, pairs: list[tuple[str, str]]
-    ) -> RunTokenizer:
-        section = config.tokenizer
-        if config.model.checkpoint is not None and section.name is None:
-            section = type(section)(**{**section.__dict__, "name": config.model.checkpoint})
-        with tempfile.TemporaryDirectory() as tmp:
-            corpus = Path(tmp) / "joint.txt"
-            if section.name is None and ctx.is_main:
-                # One joint vocabulary: both sides of the training pairs, interleaved.
-                corpus.write_text("".join(f"{s}\n{t}\n" for s, t in pairs), encoding="utf-8")
-            return prepare_tokenizer(
-                ctx,
-                section,
-                self._tokenizer_hub,
-                corpora=[corpus] if ctx.is_main else [],
-                langs=[config.data.source_lang, config.data.target_lang],
-            )
 
     def _bleu_scorer(
         self,

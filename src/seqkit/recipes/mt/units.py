@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqkit.data import PairBatch
 from seqkit.nn import BatchLayout
-from seqkit.recipes.mt.parallel_data import PairBatch
 
 
 def translation_loss(

@@ -1,0 +1,95 @@
+"""The data of ``seqkit lm train``: text tokenized once, packed rows read by seqkit.data."""
+
+from __future__ import annotations
+
+from seqkit.data import NotEnoughDataError, PackedBatch, PlannedBatchReader, ReaderOptions, lm_reader
+from seqkit.recipes.data_prep import DataPreparation, PreparedData, is_token_dataset
+from seqkit.recipes.errors import RecipeDataError
+from seqkit.recipes.lm.config import LmDataSection
+from seqkit.recipes.run_context import RunContext
+from seqkit.recipes.sections import DatasetEntry, TrainSection, mixture_weights
+from seqkit.text import Column, Holdout
+
+
+def lm_entries(data: LmDataSection) -> list[DatasetEntry]:
+    """The training datasets of the config (``train_files`` or ``train_datasets``)."""
+    entries = data.train_datasets or [DatasetEntry(path=p) for p in data.train_files]
+    if not entries:
+        raise RecipeDataError(
+            "No training data: set data.train_files, e.g. --config 'data.train_files=[corpus.txt]'."
+        )
+    return entries
+
+
+def prepare_lm_data(prep: DataPreparation, data: LmDataSection, *, seed: int) -> PreparedData:
+    """Tokenize the text inputs (rank 0, once) and open every dataset."""
+
+    def build(p: DataPreparation) -> None:
+        encoder = p.tokenizer.create_encoder(mode="default")
+        holdout = (
+            Holdout(fraction=data.valid_fraction, seed=seed)
+            if not data.valid_files and data.valid_fraction > 0
+            else None
+        )
+        for i, entry in enumerate(lm_entries(data)):
+            assert entry.path is not None
+            if is_token_dataset(entry.path):
+                p.train.append(str(entry.path.resolve()))
+                continue
+            text = p.limited_copy(entry.path, data.max_documents, f"train_{i}.txt")
+            train, valid = p.binarize(
+                [Column(path=text, encoder=encoder)], f"train_{i}", holdout=holdout
+            )
+            p.train.append(p.relative(train))
+            if valid is not None:
+                p.valid.append(p.relative(valid))
+        for j, path in enumerate(data.valid_files):
+            if is_token_dataset(path):
+                p.valid.append(str(path.resolve()))
+            else:
+                valid, _ = p.binarize([Column(path=path, encoder=encoder)], f"valid_{j}", holdout=None)
+                p.valid.append(p.relative(valid))
+
+    return prep.run(build)
+
+
+def lm_batch_rows(data: LmDataSection, train: TrainSection) -> int:
+    """Rows per batch: ``train.batch_size``, or as many rows as ``train.max_num_tokens`` holds."""
+    if train.max_num_tokens is None:
+        return train.batch_size
+    rows = train.max_num_tokens // data.max_seq_len
+    if rows < 1:
+        raise RecipeDataError(
+            f"train.max_num_tokens={train.max_num_tokens} is less than one row of "
+            f"data.max_seq_len={data.max_seq_len} tokens; raise it."
+        )
+    return rows
+
+
+def lm_readers(
+    ctx: RunContext, prepared: PreparedData, data: LmDataSection, train: TrainSection
+) -> tuple[PlannedBatchReader[PackedBatch], PlannedBatchReader[PackedBatch] | None]:
+    """This rank's training reader and validation reader (``None`` without validation)."""
+    dp = ctx.gangs.dp
+    rows = lm_batch_rows(data, train)
+    options = ReaderOptions(
+        seed=train.seed,
+        rank=dp.rank,
+        world_size=dp.size,
+        weights=mixture_weights(data.train_datasets),
+    )
+    reader = lm_reader(prepared.train, seq_len=data.max_seq_len, batch_size=rows, options=options)
+    reader.plan()  # fails here, clearly, when a rank would get no batch
+    if not prepared.valid:
+        return reader, None
+    valid_options = ReaderOptions(rank=dp.rank, world_size=dp.size, shuffle=False)
+    valid = lm_reader(prepared.valid, seq_len=data.max_seq_len, batch_size=rows, options=valid_options)
+    try:
+        valid.plan()
+    except NotEnoughDataError:
+        ctx.say(
+            f"Validation text is shorter than {dp.size} row(s) of {data.max_seq_len} tokens; "
+            "skipping validation."
+        )
+        return reader, None
+    return reader, valid

@@ -1,0 +1,133 @@
+"""The data of ``seqkit lm finetune``: JSONL examples tokenized once into a token dataset.
+
+Each example becomes two aligned columns: ``tokens`` (``BOS`` + every segment, an ``EOS``
+after each response) and ``target_mask`` (1 where a token is one the model must produce).
+Rank 0 writes them under ``OUTPUT_DIR/data``, holding out a seeded share for validation;
+training reads them through :func:`seqkit.data.masked_reader` like any token dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from seqkit.data import (
+    MaskedBatch,
+    NotEnoughDataError,
+    PlannedBatchReader,
+    ReaderOptions,
+    TokenWriter,
+    masked_reader,
+    token_dtype,
+)
+from seqkit.recipes.data_prep import DataPreparation, PreparedData
+from seqkit.recipes.errors import RecipeError
+from seqkit.recipes.lm.config import FinetuneDataSection
+from seqkit.recipes.lm.instructions import MaskedExample, read_instruction_file, tokenize_example
+from seqkit.recipes.run_context import RunContext
+from seqkit.recipes.sections import TrainSection
+
+COLUMNS = ("tokens", "target_mask")
+
+
+def prepare_finetune_data(
+    prep: DataPreparation, data: FinetuneDataSection, *, seed: int
+) -> PreparedData:
+    """Tokenize the JSONL examples (rank 0, once) and open the datasets."""
+    vocab = prep.tokenizer.vocab_info
+    if vocab.bos_idx is None or vocab.eos_idx is None:
+        raise RecipeError("Fine-tuning needs a tokenizer with BOS and EOS tokens.")
+    bos_idx, eos_idx = vocab.bos_idx, vocab.eos_idx
+    encoder = prep.tokenizer.create_encoder(mode="default")
+
+    def examples(paths: list[Path], counts: dict[str, int]) -> Iterator[MaskedExample]:
+        for path in paths:
+            for segments in read_instruction_file(path, data.prompt_template):
+                example, cut = tokenize_example(
+                    segments,
+                    encoder.encode_ids,
+                    bos_idx=bos_idx,
+                    eos_idx=eos_idx,
+                    max_len=data.max_seq_len,
+                )
+                counts["truncated"] += cut
+                if any(example.loss_mask):
+                    yield example
+                else:
+                    counts["no_target"] += 1
+
+    def write(p: DataPreparation, name: str, items: Iterator[MaskedExample], keep: object) -> Path:
+        out = p.root / name
+        dtype = token_dtype(vocab.size)
+        with TokenWriter(out, dtype=dtype, columns=COLUMNS) as writer:
+            for i, ex in enumerate(items):
+                if callable(keep) and not keep(i):
+                    continue
+                ids = np.asarray(ex.ids, dtype=np.int64)
+                mask = np.asarray([0, *ex.loss_mask], dtype=np.int64)
+                length = np.array([len(ids)], dtype=np.int64)
+                writer.write(ids, length, column="tokens")
+                writer.write(mask, length, column="target_mask")
+        return out
+
+    def build(p: DataPreparation) -> None:
+        counts = {"truncated": 0, "no_target": 0}
+        held: set[int] = set()
+        if not data.valid_files and data.valid_fraction > 0:
+            total = sum(1 for _ in examples(data.train_files, {"truncated": 0, "no_target": 0}))
+            if total >= 10:
+                num_valid = max(1, int(total * data.valid_fraction))
+                held = set(np.random.default_rng(seed).permutation(total)[:num_valid].tolist())
+        p.train.append(
+            p.relative(
+                write(p, "train", examples(data.train_files, counts), lambda i: i not in held)
+            )
+        )
+        if data.valid_files:
+            p.valid.append(p.relative(write(p, "valid", examples(data.valid_files, counts), None)))
+        elif held:
+            items = examples(data.train_files, {"truncated": 0, "no_target": 0})
+            p.valid.append(p.relative(write(p, "valid", items, lambda i: i in held)))
+        if counts["truncated"]:
+            p.notes.append(
+                f"Truncated {counts['truncated']} example(s) longer than "
+                f"data.max_seq_len={data.max_seq_len} tokens."
+            )
+        if counts["no_target"]:
+            p.notes.append(
+                f"Skipped {counts['no_target']} example(s) whose response was cut off entirely "
+                f"by data.max_seq_len={data.max_seq_len}."
+            )
+
+    return prep.run(build)
+
+
+def finetune_readers(
+    ctx: RunContext, prepared: PreparedData, train: TrainSection, pad_idx: int
+) -> tuple[PlannedBatchReader[MaskedBatch], PlannedBatchReader[MaskedBatch] | None]:
+    """This rank's training reader and validation reader (``None`` without validation)."""
+    dp = ctx.gangs.dp
+    budget = train.max_num_tokens
+    batch_size = train.batch_size if budget is None else None
+    options = ReaderOptions(seed=train.seed, rank=dp.rank, world_size=dp.size)
+    reader = masked_reader(
+        prepared.train, pad_idx=pad_idx, batch_size=batch_size, max_num_tokens=budget, options=options
+    )
+    reader.plan()
+    if not prepared.valid:
+        return reader, None
+    valid = masked_reader(
+        prepared.valid,
+        pad_idx=pad_idx,
+        batch_size=batch_size,
+        max_num_tokens=budget,
+        options=ReaderOptions(rank=dp.rank, world_size=dp.size, shuffle=False),
+    )
+    try:
+        valid.plan()
+    except NotEnoughDataError:
+        ctx.say(f"Fewer validation examples than {dp.size} rank(s); skipping validation.")
+        return reader, None
+    return reader, valid
