@@ -263,8 +263,8 @@ class TokenWriter:
     def open_file(self, name: str) -> BinaryIO:
         """Open an extra file of the dataset for writing in binary (``"valid/text.txt"``).
 
-        The caller writes it; the writer fsyncs and closes it at :meth:`commit` (it is
-        committed with the dataset) and removes it on :meth:`abort`.
+        The caller writes it (and may close it); the writer fsyncs and closes it at
+        :meth:`commit` (it is committed with the dataset) and removes it on :meth:`abort`.
         """
         target = self._dir.temp / _relative(name, "a file name")
         if target.exists():
@@ -296,9 +296,13 @@ class TokenWriter:
             for col in self._columns.values():
                 self._finish(col)
             for file in self._extra:
-                file.flush()
-                os.fsync(file.fileno())
-                file.close()
+                if file.closed:  # closed by the caller: fsync through a new descriptor
+                    with open(file.name, "rb") as again:
+                        os.fsync(again.fileno())
+                else:
+                    file.flush()
+                    os.fsync(file.fileno())
+                    file.close()
             self._dir.commit()
         except BaseException:
             self.abort()
