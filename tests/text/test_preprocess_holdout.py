@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -22,8 +26,14 @@ from seqkit.text import (
     split_dirs,
 )
 
-from .conftest import bible_lines, read_token_dataset
-from .test_preprocess import _FailingEncoder, _leftovers
+from .conftest import REPO, bible_lines, read_token_dataset
+from .test_preprocess import _KILLED_CHILD, _FailingEncoder, _leftovers
+
+# The killed child of test_preprocess.py, writing with a hold-out and its text.
+_KILLED_HOLDOUT_CHILD = _KILLED_CHILD.replace("import Column,", "import Column, Holdout,").replace(
+    "chunk_lines=32))",
+    "chunk_lines=32),\n           holdout=Holdout(size=50, keep_text=True))",
+)
 
 
 def _run(
@@ -279,6 +289,33 @@ def test_failure_mid_run_with_holdout_leaves_no_output(
     assert encoder.calls >= 3
     assert not (tmp_path / "ds").exists()
     assert _leftovers(tmp_path) == []
+
+
+def test_killed_run_with_holdout_leaves_no_output(
+    trained, sp_tokenizer: SentencePieceTokenizer, corpus_dir: Path, tmp_path: Path
+) -> None:
+    assert "holdout=Holdout(size=50, keep_text=True)" in _KILLED_HOLDOUT_CHILD
+    output = tmp_path / "ds"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    args = [str(trained.model_path), str(corpus_dir / "web.en"), str(output)]
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_HOLDOUT_CHILD, *args], stdout=subprocess.PIPE, env=env
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == b"started"
+        (leftover,) = _leftovers(tmp_path)
+        # Both splits and the text are being written inside the one hidden directory.
+        assert sorted(p.name for p in (tmp_path / leftover).iterdir()) == ["train", "valid"]
+        assert (tmp_path / leftover / "valid" / "text.txt").exists()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        child.kill()
+    assert not output.exists()
+    _run(_mono(corpus_dir, sp_tokenizer), output, sp_tokenizer, Holdout(size=50))
+    assert _leftovers(tmp_path) == []
+    assert len(read_token_dataset(output / "valid")) == 50
 
 
 def test_without_holdout_the_layout_is_unchanged(
