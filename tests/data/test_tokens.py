@@ -169,6 +169,96 @@ def test_token_writer_checks_range_and_alignment(tmp_path: Path) -> None:
     assert token_dtype(65537) == "uint32"
 
 
+def _write(writer: TokenWriter, column: str, docs: list[list[int]]) -> None:
+    tokens = np.array([t for d in docs for t in d], dtype=np.int64)
+    writer.write(tokens, np.array([len(d) for d in docs], dtype=np.int64), column=column)
+
+
+def test_token_writer_nested_columns_check_counts_per_group(tmp_path: Path) -> None:
+    out = tmp_path / "splits"
+    names = ("train/source", "train/target", "valid/source", "valid/target")
+    with TokenWriter(out, columns=names) as writer:
+        _write(writer, "train/source", [[1], [2, 3], [4]])
+        _write(writer, "train/target", [[5], [6], [7, 8]])
+        _write(writer, "valid/source", [[9]])
+        _write(writer, "valid/target", [[10, 11]])
+        writer.add_json("manifest.json", {"made_by": "test"})
+        with writer.open_file("valid/source.txt") as text:
+            text.write(b"nine\n")
+        assert writer.info("valid/target").num_tokens == 2
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "train", "valid"]
+    assert (out / "valid" / "source.txt").read_bytes() == b"nine\n"
+    valid = [{k: v.tolist() for k, v in x.items()} for x in read_tokens(out / "valid").and_return()]
+    assert valid == [{"source": [9], "target": [10, 11]}]
+    assert len(list(read_tokens(out / "train").and_return())) == 3
+    assert list(tmp_path.iterdir()) == [out]  # one rename, no leftovers
+
+    # A group whose columns disagree fails the commit and leaves nothing.
+    bad = TokenWriter(tmp_path / "bad", columns=names)
+    _write(bad, "train/source", [[1]])
+    _write(bad, "train/target", [[1]])
+    _write(bad, "valid/source", [[1], [2]])
+    _write(bad, "valid/target", [[1]])
+    with pytest.raises(ValueError, match=r"one group hold different numbers.*'valid/source': 2"):
+        bad.commit()
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_token_writer_groups_for_independent_siblings(tmp_path: Path) -> None:
+    # Top-level columns share the root: one group, as ("source", "target") always were.
+    same = TokenWriter(tmp_path / "same", columns=("train", "valid"))
+    _write(same, "train", [[1], [2]])
+    _write(same, "valid", [[3]])
+    with pytest.raises(ValueError, match="different numbers of documents"):
+        same.commit()
+    # Explicit groups: the monolingual splits are independent datasets.
+    with TokenWriter(tmp_path / "mono", groups=[["train"], ["valid"]]) as writer:
+        _write(writer, "train", [[1], [2]])
+        _write(writer, "valid", [[3]])
+        with writer.open_file("valid/text.txt") as text:
+            text.write(b"three\n")
+    assert [t.tolist() for t in read_tokens(tmp_path / "mono" / "train").and_return()] == [[1], [2]]
+    assert load_token_index(tmp_path / "mono" / "valid").num_documents == 1
+    assert sorted(p.name for p in (tmp_path / "mono" / "valid").iterdir()) == [
+        "index.json",
+        "offsets.bin",
+        "text.txt",
+        "tokens.bin",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"columns": ["../x"]}, "relative path"),
+        ({"columns": ["a//b"]}, "relative path"),
+        ({"columns": ["/abs"]}, "relative path"),
+        ({"columns": ["train", "train/source"]}, "lies inside column 'train'"),
+        ({"columns": ["a", "a"]}, "distinct"),
+        ({"columns": ["a"], "groups": [["a"]]}, "not both"),
+        ({"groups": [[]]}, "non-empty"),
+        ({"groups": [["a"], ["a"]]}, "distinct"),
+    ],
+)
+def test_token_writer_rejects_bad_column_layouts(
+    tmp_path: Path, kwargs: dict[str, object], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        TokenWriter(tmp_path / "ds", **kwargs)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_token_writer_abort_removes_extra_files(tmp_path: Path) -> None:
+    writer = TokenWriter(tmp_path / "ds", groups=[["train"], ["valid"]])
+    file = writer.open_file("valid/text.txt")
+    file.write(b"x\n")
+    with pytest.raises(ValueError, match="relative path"):
+        writer.open_file("../escape.txt")
+    writer.abort()
+    assert file.closed
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_token_writer_removes_partials_of_dead_processes(tmp_path: Path) -> None:
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],

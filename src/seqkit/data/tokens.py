@@ -174,6 +174,17 @@ class TokenWriter:
     writes a parallel dataset: one subdirectory per column, documents aligned by index.
     Documents arrive in batches: all ids back to back plus the length of each, which is
     what a batch encoder produces, so nothing is copied per document.
+
+    Columns may be nested, so several datasets are committed as one unit (one rename):
+    ``columns=("train/source", "train/target", "valid/source", "valid/target")``. The
+    columns that share a parent directory form a group, and the columns of a group must
+    end with the same number of documents; here ``train/*`` and ``valid/*`` are checked
+    apart, while today's top-level ``("source", "target")`` are one group. Datasets that
+    share a parent but are not aligned, such as the monolingual splits ``train`` and
+    ``valid``, are given as explicit groups instead: ``groups=[["train"], ["valid"]]``
+    (each inner list is one aligned group; ``columns`` and ``groups`` are exclusive). A
+    column name is a relative ``/``-separated path without ``.``, ``..`` or empty parts,
+    and no column may lie inside another.
     """
 
     def __init__(
@@ -182,6 +193,7 @@ class TokenWriter:
         *,
         dtype: TokenDType = "uint16",
         columns: Sequence[str] | None = None,
+        groups: Sequence[Sequence[str]] | None = None,
         overwrite: bool = False,
     ) -> None:
         if dtype not in ("uint16", "uint32"):
@@ -191,14 +203,14 @@ class TokenWriter:
         """The on-disk width of a token id."""
         self._np_dtype = numpy_dtype(dtype)
         self._limit = int(np.iinfo(self._np_dtype).max)
-        names = list(columns) if columns else [""]
-        if len(set(names)) != len(names) or (columns and not all(names)):
-            raise ValueError(f"columns must be distinct non-empty names, got {columns!r}")
+        self._groups = _column_groups(columns, groups)
         self._dir = AtomicDirectory(self.path, overwrite=overwrite)
         self._columns: dict[str, _Column] = {}
+        self._extra: list[BinaryIO] = []
         try:
-            for name in names:
-                self._columns[name] = _Column(self._dir.temp / name)
+            for group in self._groups:
+                for name in group:
+                    self._columns[name] = _Column(self._dir.temp / name)
         except BaseException:
             self.abort()
             raise
@@ -243,18 +255,54 @@ class TokenWriter:
         col.num_tokens += int(tokens.shape[0])
 
     def add_json(self, name: str, payload: object) -> None:
-        """Write an extra JSON file (a manifest) at the root of the dataset."""
-        write_json(self._dir.temp / name, payload)
+        """Write an extra JSON file (a manifest) in the dataset (``name`` may be nested)."""
+        target = self._dir.temp / _relative(name, "a file name")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_json(target, payload)
+
+    def open_file(self, name: str) -> BinaryIO:
+        """Open an extra file of the dataset for writing in binary (``"valid/text.txt"``).
+
+        The caller writes it (and may close it); the writer fsyncs and closes it at
+        :meth:`commit` (it is committed with the dataset) and removes it on :meth:`abort`.
+        """
+        target = self._dir.temp / _relative(name, "a file name")
+        if target.exists():
+            raise ValueError(f"{name!r} is already in the dataset")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        file: BinaryIO = target.open("wb")
+        self._extra.append(file)
+        return file
 
     def commit(self) -> None:
-        """Finish every column (offsets, ``index.json``, fsync) and move the dataset into place."""
-        counts = {c.num_documents for c in self._columns.values()}
-        if len(counts) > 1:
-            self.abort()
-            raise ValueError(f"the columns hold different numbers of documents: {sorted(counts)}")
+        """Finish every column (offsets, ``index.json``, fsync) and move the dataset into place.
+
+        Raises ``ValueError`` (and removes everything) when the columns of a group hold
+        different numbers of documents.
+        """
+        for group in self._groups:
+            counts = {name: self._columns[name].num_documents for name in group}
+            if len(set(counts.values())) > 1:
+                self.abort()
+                if len(self._groups) == 1:
+                    raise ValueError(
+                        "the columns hold different numbers of documents: "
+                        f"{sorted(set(counts.values()))}"
+                    )
+                raise ValueError(
+                    f"the columns of one group hold different numbers of documents: {counts}"
+                )
         try:
             for col in self._columns.values():
                 self._finish(col)
+            for file in self._extra:
+                if file.closed:  # closed by the caller: fsync through a new descriptor
+                    with open(file.name, "rb") as again:
+                        os.fsync(again.fileno())
+                else:
+                    file.flush()
+                    os.fsync(file.fileno())
+                    file.close()
             self._dir.commit()
         except BaseException:
             self.abort()
@@ -264,6 +312,8 @@ class TokenWriter:
         """Close the files and remove everything written; ``path`` is left as it was."""
         for col in self._columns.values():
             col.close()
+        for file in self._extra:
+            file.close()
         self._dir.abort()
 
     def info(self, column: str | None = None) -> TokenDatasetInfo:
@@ -308,3 +358,47 @@ class TokenWriter:
             self.commit()
         else:
             self.abort()
+
+
+def _relative(name: str, what: str) -> str:
+    """``name`` if it is a relative ``/``-separated path without ``.``, ``..`` or empty parts."""
+    parts = name.split("/")
+    if not name or "\\" in name or any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"{what} must be a relative path like 'train/source', not {name!r}")
+    return name
+
+
+def _column_groups(
+    columns: Sequence[str] | None, groups: Sequence[Sequence[str]] | None
+) -> list[list[str]]:
+    """The aligned groups of a :class:`TokenWriter`: ``[[""]]`` for a single dataset."""
+    if columns is not None and groups is not None:
+        raise ValueError("give columns or groups, not both")
+    if groups is not None:
+        if (
+            isinstance(groups, str)
+            or not groups
+            or any(isinstance(g, str) or not g for g in groups)
+        ):
+            raise ValueError(f"groups must be non-empty lists of column names, got {groups!r}")
+        result = [list(g) for g in groups]
+    elif columns:
+        if isinstance(columns, str):
+            raise ValueError(f"columns must be a sequence of names, not the string {columns!r}")
+        by_parent: dict[str, list[str]] = {}
+        for name in columns:
+            parent = name.rpartition("/")[0] if isinstance(name, str) else ""
+            by_parent.setdefault(parent, []).append(name)
+        result = list(by_parent.values())
+    else:
+        return [[""]]
+    names = [name for group in result for name in group]
+    if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"columns must be distinct non-empty names, got {names!r}")
+    for name in names:
+        _relative(name, "a column")
+    for name in names:
+        for other in names:
+            if other.startswith(name + "/"):
+                raise ValueError(f"column {other!r} lies inside column {name!r}")
+    return result

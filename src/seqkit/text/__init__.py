@@ -24,7 +24,14 @@ from seqkit.text.hf import HF_FAMILY, HuggingFaceTokenizer, huggingface_family
 from seqkit.text.hub import TokenizerCardResolver, TokenizerHub, TokenizerSource
 from seqkit.text.line_policy import LineReport, SkipReason
 from seqkit.text.modes import ENCODING_MODES, SpecialTokenLayout, lang_token, resolve_layout
-from seqkit.text.preprocess import Column, PreprocessOptions, PreprocessResult, preprocess
+from seqkit.text.preprocess import (
+    Column,
+    Holdout,
+    PreprocessOptions,
+    PreprocessResult,
+    preprocess,
+    split_dirs,
+)
 from seqkit.text.sentencepiece import (
     SENTENCEPIECE_FAMILY,
     SentencePieceTokenizer,
@@ -45,6 +52,7 @@ __all__ = [
     "Column",
     "EncodingModeError",
     "FlatEncoding",
+    "Holdout",
     "HuggingFaceTokenizer",
     "LineReport",
     "PreprocessError",
@@ -75,5 +83,6 @@ __all__ = [
     "resolve_layout",
     "sentencepiece_family",
     "sha256_of",
+    "split_dirs",
     "train_sentencepiece",
 ]

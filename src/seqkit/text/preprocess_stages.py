@@ -64,6 +64,10 @@ class EncodedBatch:
     skipped: list[tuple[int, int, SkipReason]]
     """``(line index in the bucket, side, reason)``, over-long documents included."""
 
+    texts: list[list[str]] | None = None
+    """The text of each kept document per side, aligned with ``sides`` (only when the
+    :class:`EncodeStage` was asked to keep it, else ``None``)."""
+
 
 @final
 class CheckStage:
@@ -94,14 +98,24 @@ class CheckStage:
 
 @final
 class EncodeStage:
-    """``map`` callable 2: batch encoding of the kept lines, ids joined in C++, length limit."""
+    """``map`` callable 2: batch encoding of the kept lines, ids joined in C++, length limit.
+
+    With ``keep_text`` the batches also carry the text of their kept documents (the lists
+    the check stage made, so nothing is copied unless the token limit drops a row).
+    """
 
     def __init__(
-        self, encoders: Sequence[TextTokenEncoder], *, dtype: TokenDType, max_tokens: int | None
+        self,
+        encoders: Sequence[TextTokenEncoder],
+        *,
+        dtype: TokenDType,
+        max_tokens: int | None,
+        keep_text: bool = False,
     ) -> None:
         self._encoders = list(encoders)
         self._dtype = dtype
         self._max_tokens = max_tokens
+        self._keep_text = keep_text
 
     def __call__(self, batch: CheckedBatch) -> EncodedBatch:
         flats = [
@@ -114,6 +128,7 @@ class EncodeStage:
             for encoder, lines in zip(self._encoders, batch.sides, strict=True)
         ]
         skipped = batch.skipped
+        texts = batch.sides if self._keep_text else None
         if self._max_tokens is not None:
             flats, too_long = _drop_too_long(flats, self._max_tokens)
             if too_long:
@@ -122,8 +137,15 @@ class EncodeStage:
                 skipped = sorted(
                     skipped + [(rows[k], side, SkipReason.TOO_LONG) for k, side in too_long]
                 )
+                if texts is not None:
+                    dropped = {k for k, _ in too_long}
+                    texts = [[t for k, t in enumerate(ts) if k not in dropped] for ts in texts]
         return EncodedBatch(
-            num_lines=batch.num_lines, num_bytes=batch.num_bytes, sides=flats, skipped=skipped
+            num_lines=batch.num_lines,
+            num_bytes=batch.num_bytes,
+            sides=flats,
+            skipped=skipped,
+            texts=texts,
         )
 
 

@@ -12,6 +12,7 @@ from seqkit.runtime import DependencyResolver
 from seqkit.text import (
     ENCODING_MODES,
     Column,
+    Holdout,
     PreprocessError,
     PreprocessOptions,
     TextTokenizer,
@@ -51,8 +52,10 @@ class PreprocessCommand(CliCommand):
         "Tokenize INPUT (monolingual) or --source/--target (parallel, line-aligned) into the "
         "token dataset format (index.json, tokens.bin, offsets.bin; source/ and target/ for "
         "parallel) with a manifest.json. Lines that are invalid UTF-8, empty, or over-long "
-        "are skipped, counted and listed in the manifest. The output appears only when "
-        "complete."
+        "are skipped, counted and listed in the manifest. With --valid-size or "
+        "--valid-fraction, input lines drawn at random (seeded by --seed) go to DIR/valid "
+        "and the rest to DIR/train, each a complete dataset, with manifest.json at DIR. The "
+        "output appears only when complete."
     )
 
     def __init__(self, resolver: DependencyResolver) -> None:
@@ -81,6 +84,31 @@ class PreprocessCommand(CliCommand):
             "--chunk-lines", type=int, default=16384, help="lines encoded per batch"
         )
         parser.add_argument("--threads", type=int, help="encoding threads (default: all cores)")
+        holdout = parser.add_argument_group(
+            "validation hold-out",
+            "hold out input lines (pairs) for validation: DIR/train and DIR/valid instead of "
+            "one dataset at DIR; the held-out lines depend only on the number of input "
+            "lines and --seed",
+        )
+        split = holdout.add_mutually_exclusive_group()
+        split.add_argument(
+            "--valid-size", type=int, metavar="N", help="hold out exactly N input lines"
+        )
+        split.add_argument(
+            "--valid-fraction",
+            type=float,
+            metavar="F",
+            help="hold out int(lines * F) input lines, at least 1 (0 < F < 1)",
+        )
+        holdout.add_argument(
+            "--seed", type=int, default=0, help="seed of the hold-out draw (default: 0)"
+        )
+        holdout.add_argument(
+            "--keep-valid-text",
+            action="store_true",
+            help="also write the held-out lines as DIR/valid/<side>.txt (text.txt when "
+            "monolingual), aligned with the valid documents (e.g. BLEU references)",
+        )
         parser.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -93,6 +121,16 @@ class PreprocessCommand(CliCommand):
             raise PreprocessError(
                 "Give either INPUT (monolingual) or both --source and --target (parallel)."
             )
+        holdout = None
+        if args.valid_size is not None or args.valid_fraction is not None:
+            holdout = Holdout(
+                size=args.valid_size,
+                fraction=args.valid_fraction,
+                seed=args.seed,
+                keep_text=args.keep_valid_text,
+            )
+        elif args.keep_valid_text:
+            raise PreprocessError("--keep-valid-text needs --valid-size or --valid-fraction.")
         hub = self._resolver.resolve(TokenizerHub)
         source = hub.resolve(args.tokenizer)
         tokenizer = hub.load_source(source)
@@ -111,6 +149,7 @@ class PreprocessCommand(CliCommand):
             vocab_size=tokenizer.vocab_info.size,
             tokenizer=tokenizer_identity(source, tokenizer),
             options=options,
+            holdout=holdout,
         )
         manifest = result.manifest
         print(
@@ -118,6 +157,8 @@ class PreprocessCommand(CliCommand):
             f"{manifest['num_tokens']} tokens ({manifest['dtype']})"
         )
         print(f"lines: {result.report.summary()}")
+        for name, report in result.splits.items():
+            print(f"{name}: {report.summary()}")
         return 0
 
     @staticmethod
