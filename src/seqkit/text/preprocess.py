@@ -102,7 +102,9 @@ class Holdout:
     indices ``np.sort(np.random.default_rng(seed).choice(n, size=count, replace=False))``:
     a pure function of ``(n, seed)`` (and the count), whatever the lines hold, the
     tokenizer or the batch size. Bad lines are skipped where they fall, so the ``valid/``
-    split holds at most ``count`` documents.
+    split holds at most ``count`` documents. Memory: the sorted indices (8 bytes per
+    held-out line), plus, while drawing, NumPy's own working array (8 bytes per input line
+    when ``count`` exceeds about ``n / 50``).
     """
 
     size: int | None = None
@@ -364,15 +366,18 @@ def _check_splits(
             "do not modify the inputs during preprocessing.",
             path=columns[0].path,
         )
-    for split, what in (
-        (VALID, f"all {held} held-out"),
-        (TRAIN, f"all {num_lines - held} training"),
+    for split, what, fix in (
+        (
+            VALID,
+            f"all {held} held-out",
+            "hold out more lines (--valid-size/--valid-fraction), draw others (--seed)",
+        ),
+        (TRAIN, f"all {num_lines - held} training", "hold out fewer lines"),
     ):
         if splits[split].lines_kept == 0:
             raise PreprocessError(
                 f"The {split} split would be empty: {what} lines of {inputs} were skipped "
-                f"({splits[split].summary()}). Hold out more lines (--valid-size/"
-                "--valid-fraction), another --seed, or clean the input; nothing was written.",
+                f"({splits[split].summary()}). Clean the input or {fix}; nothing was written.",
                 path=columns[0].path,
             )
 
