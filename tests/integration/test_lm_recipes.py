@@ -44,8 +44,8 @@ def lm_run(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
 
 def test_train_writes_everything_and_the_loss_falls(lm_run: Path) -> None:
     for name in ("config.yaml", "card.yaml", "metrics.jsonl", "loss.png", "tokenizer/spm.model",
-                 "model/model.safetensors", "model/model.yaml", "data/train/index.json",
-                 "data/valid/index.json"):  # fmt: skip
+                 "model/model.safetensors", "model/model.yaml", "data/ready.json",
+                 "data/train_0/train/index.json", "data/train_0/valid/index.json"):  # fmt: skip
         assert (lm_run / name).exists(), name
     assert (lm_run / "checkpoints" / "step_30").is_dir()
     curve = read_loss_curve(lm_run / "metrics.jsonl")
@@ -104,8 +104,8 @@ def test_continue_training_from_card_on_token_dataset(
         [
             "lm", "train", str(out), "--preset", "tiny",
             "--config", f"model.checkpoint={lm_run / 'card.yaml'}",
-            "--config", f"data.train_files=[{lm_run / 'data' / 'train'}]",
-            "--config", f"data.valid_files=[{lm_run / 'data' / 'valid'}]",
+            "--config", f"data.train_files=[{lm_run / 'data' / 'train_0' / 'train'}]",
+            "--config", f"data.valid_files=[{lm_run / 'data' / 'train_0' / 'valid'}]",
             "--config", "train.max_steps=10", "--config", "train.progress_bar=false",
         ]
     )  # fmt: skip
@@ -136,7 +136,7 @@ def test_finetune_on_instructions(
     )  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
-    assert "Fine-tuning" in printed
+    assert "fine-tuning" in printed
     assert "Finish: In the beginning =>" in printed  # the sample uses the template
     curve = read_loss_curve(out / "metrics.jsonl")
     assert curve[-1][1] < curve[0][1]

@@ -7,7 +7,6 @@ import pytest
 
 from seqkit.recipes.errors import RecipeDataError
 from seqkit.recipes.lm.instructions import (
-    collate_masked,
     read_instruction_file,
     tokenize_example,
 )
@@ -75,19 +74,3 @@ def test_bad_lines_name_file_and_line(tmp_path: Path, line: str, message: str) -
     path = _write(tmp_path / "d.jsonl", [{"prompt": "a", "response": "b"}, line])
     with pytest.raises(RecipeDataError, match=message.replace("[", r"\[")):
         read_instruction_file(path, "{prompt}")
-
-
-def test_collate_pads_and_counts_targets() -> None:
-    from seqkit.recipes.lm.instructions import MaskedExample
-
-    batch = collate_masked(
-        [
-            MaskedExample(ids=[1, 5, 6, 2], loss_mask=[False, True, True]),
-            MaskedExample(ids=[1, 7, 2], loss_mask=[False, True]),
-        ],
-        pad_idx=0,
-    )
-    assert batch.seqs.tolist() == [[1, 5, 6], [1, 7, 0]]
-    assert batch.targets.tolist() == [[5, 6, 2], [7, 2, 0]]
-    assert batch.seq_lens.tolist() == [3, 2]
-    assert batch.num_targets == 3

@@ -49,7 +49,8 @@ class MaskedBatch:
     """Right-padded sequences with a loss mask over target positions (fine-tuning)."""
 
     seqs: Tensor
-    """Input ids ``[B, S]`` (padded)."""
+    """Input ids ``[B, S]``; past ``seq_lens`` a row holds padding or its own last token,
+    masked either way."""
 
     targets: Tensor
     """Next-token ids ``[B, S]``."""
@@ -78,7 +79,8 @@ class PairBatch:
     """Unpadded source lengths ``[B]``."""
 
     target_in: Tensor
-    """Decoder input ids ``[B, S_tgt]`` (the target without its last token)."""
+    """Decoder input ids ``[B, S_tgt]`` (the target without its last token; past
+    ``target_lens`` padding or that last token, masked either way)."""
 
     target_out: Tensor
     """Ids to predict ``[B, S_tgt]`` (the target without its first token)."""

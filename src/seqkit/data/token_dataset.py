@@ -62,8 +62,9 @@ class TokenDataset:
     def open(path: str | Path, columns: Sequence[str] | None = None) -> TokenDataset:
         """Open the dataset at ``path``; ``columns`` names the subdirectories to use.
 
-        Without ``columns``, a directory with ``index.json`` is a one-column dataset and
-        one with ``source/`` and ``target/`` a parallel one. Raises
+        Without ``columns``, a directory with ``index.json`` is a one-column dataset, and
+        otherwise its subdirectories with an ``index.json`` are its columns (``source/`` and
+        ``target/`` for a parallel one). Raises
         :class:`~seqkit.data.DataReadError` naming the file for a missing, truncated or
         inconsistent dataset, or for columns that do not hold the same documents count.
         """
@@ -74,14 +75,11 @@ class TokenDataset:
                 "`seqkit data preprocess` or seqkit.data.TokenWriter."
             )
         if columns is None:
-            if (root / "index.json").is_file():
-                columns = [""]
-            elif (root / "source").is_dir() and (root / "target").is_dir():
-                columns = ["source", "target"]
-            else:
+            columns = dataset_columns(root)
+            if not columns:
                 raise DataReadError(
-                    f"{root} is not a token dataset: it has neither index.json nor source/ and "
-                    "target/ subdirectories."
+                    f"{root} is not a token dataset: it has no index.json, nor subdirectories "
+                    "(source/ and target/, ...) that have one."
                 )
         opened = {name: _open_column(root / name if name else root) for name in columns}
         counts = {name or ".": col.num_documents for name, col in opened.items()}
@@ -150,6 +148,16 @@ class TokenDataset:
                 f"{vocab_size} ids; the dataset was made with another tokenizer. Preprocess "
                 "the text again with this tokenizer."
             )
+
+
+def dataset_columns(path: Path) -> list[str]:
+    """The columns of the token dataset at ``path`` (``[""]`` for a one-column dataset, none
+    when ``path`` is not a token dataset)."""
+    if (path / "index.json").is_file():
+        return [""]
+    if not path.is_dir():
+        return []
+    return sorted(d.name for d in path.iterdir() if (d / "index.json").is_file())
 
 
 def _open_column(directory: Path) -> TokenColumn:

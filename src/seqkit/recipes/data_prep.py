@@ -56,9 +56,10 @@ class _Layout:
 
 
 def is_token_dataset(path: Path) -> bool:
-    """Whether ``path`` is a token dataset (monolingual, or parallel with source/target)."""
+    """Whether ``path`` is a token dataset (one column, or several such as source/target)."""
     return path.is_dir() and (
-        (path / "index.json").is_file() or ((path / "source").is_dir() and (path / "target").is_dir())
+        (path / "index.json").is_file()
+        or ((path / "source").is_dir() and (path / "target").is_dir())
     )
 
 
@@ -74,7 +75,9 @@ def tokenizer_record(tokenizer: TextTokenizer, path: Path | None) -> dict[str, o
 class DataPreparation:
     """Builds one run's ``OUTPUT_DIR/data`` on rank 0 (see the module docstring)."""
 
-    def __init__(self, ctx: RunContext, tokenizer: TextTokenizer, tokenizer_path: Path | None) -> None:
+    def __init__(
+        self, ctx: RunContext, tokenizer: TextTokenizer, tokenizer_path: Path | None
+    ) -> None:
         self.ctx = ctx
         self.tokenizer = tokenizer
         self.record = tokenizer_record(tokenizer, tokenizer_path)

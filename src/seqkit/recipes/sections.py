@@ -163,7 +163,9 @@ class TrainSection:
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, but is {getattr(self, name)}")
         if self.max_num_tokens is not None and self.max_num_tokens < 1:
-            raise ValueError(f"train.max_num_tokens must be >= 1 (or null), not {self.max_num_tokens}")
+            raise ValueError(
+                f"train.max_num_tokens must be >= 1 (or null), not {self.max_num_tokens}"
+            )
         if self.keep_best_checkpoints < 0:
             raise ValueError("train.keep_best_checkpoints must be >= 0")
         if self.final_model == "best" and self.keep_best_checkpoints < 1:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from seqkit.data import NotEnoughDataError, PackedBatch, PlannedBatchReader, ReaderOptions, lm_reader
+from seqkit.data import (
+    NotEnoughDataError,
+    PackedBatch,
+    PlannedBatchReader,
+    ReaderOptions,
+    lm_reader,
+)
 from seqkit.recipes.data_prep import DataPreparation, PreparedData, is_token_dataset
 from seqkit.recipes.errors import RecipeDataError
 from seqkit.recipes.lm.config import LmDataSection
@@ -47,7 +53,9 @@ def prepare_lm_data(prep: DataPreparation, data: LmDataSection, *, seed: int) ->
             if is_token_dataset(path):
                 p.valid.append(str(path.resolve()))
             else:
-                valid, _ = p.binarize([Column(path=path, encoder=encoder)], f"valid_{j}", holdout=None)
+                valid, _ = p.binarize(
+                    [Column(path=path, encoder=encoder)], f"valid_{j}", holdout=None
+                )
                 p.valid.append(p.relative(valid))
 
     return prep.run(build)
@@ -83,7 +91,9 @@ def lm_readers(
     if not prepared.valid:
         return reader, None
     valid_options = ReaderOptions(rank=dp.rank, world_size=dp.size, shuffle=False)
-    valid = lm_reader(prepared.valid, seq_len=data.max_seq_len, batch_size=rows, options=valid_options)
+    valid = lm_reader(
+        prepared.valid, seq_len=data.max_seq_len, batch_size=rows, options=valid_options
+    )
     try:
         valid.plan()
     except NotEnoughDataError:

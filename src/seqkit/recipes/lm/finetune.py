@@ -101,9 +101,7 @@ class LmFinetuneRecipe(TrainingRecipe[LmFinetuneConfig, MaskedBatch]):
     ) -> None:
         template = config.data.prompt_template
         example_prompt = format_prompt(template, "Who was Moses?")
-        report_run(
-            ctx, result, usage=[f"seqkit lm generate {result.card_path} {example_prompt!r}"]
-        )
+        report_run(ctx, result, usage=[f"seqkit lm generate {result.card_path} {example_prompt!r}"])
         if ctx.is_main and config.sample.prompts:
             prompts = [format_prompt(template, p) for p in config.sample.prompts]
             sample = replace(config.sample, prompts=prompts)

@@ -113,7 +113,11 @@ def finetune_readers(
     batch_size = train.batch_size if budget is None else None
     options = ReaderOptions(seed=train.seed, rank=dp.rank, world_size=dp.size)
     reader = masked_reader(
-        prepared.train, pad_idx=pad_idx, batch_size=batch_size, max_num_tokens=budget, options=options
+        prepared.train,
+        pad_idx=pad_idx,
+        batch_size=batch_size,
+        max_num_tokens=budget,
+        options=options,
     )
     reader.plan()
     if not prepared.valid:

@@ -12,12 +12,12 @@ from typing import final
 
 import torch
 
+from seqkit.data import DataError, read_text
 from seqkit.generation import SequenceScorer
 from seqkit.models import ModelHub
-from seqkit.recipes.errors import RecipeError
+from seqkit.recipes.errors import RecipeDataError, RecipeError
 from seqkit.recipes.lm.samples import create_completer
 from seqkit.recipes.model_ref import resolve_device, resolve_model_ref
-from seqkit.recipes.text_files import iter_lines
 from seqkit.text import TokenizerHub
 
 
@@ -68,7 +68,7 @@ class LmGenerator:
         )
         prompts = list(args.prompts)
         if args.file is not None:
-            prompts.extend(iter_lines(args.file))
+            prompts.extend(read_lines(args.file))
         for prompt, completion in zip(prompts, completer(prompts) if prompts else []):
             print(f"{prompt}{_sep(prompt, completion)}{completion}", flush=True)
         if args.interactive:
@@ -110,7 +110,7 @@ class LmEvaluator:
         ref = resolve_model_ref(ref)
         model = self._model_hub.load(ref, device=device)
         tokenizer = self._tokenizer_hub.load(ref)
-        lines = list(iter_lines(path, limit=max_lines))
+        lines = read_lines(path, limit=max_lines)
         if not lines:
             raise RecipeError(f"{path} holds no text to evaluate on.")
         encoder = tokenizer.create_encoder(mode="default", device=device)
@@ -145,3 +145,17 @@ class LmEvaluator:
                 f"loss {result['loss']:.4f} nats/token, perplexity {result['perplexity']:.2f}"
             )
         return 0
+
+
+def read_lines(path: Path, *, limit: int | None = None) -> list[str]:
+    """The non-empty, stripped lines of UTF-8 file ``path`` (the first ``limit``)."""
+    if not path.is_file():
+        raise RecipeDataError(f"Data file {path} does not exist (or is not a file).")
+    builder = read_text(path, rtrim=True, ltrim=True, skip_empty=True)
+    pipeline = (builder.take(limit) if limit is not None else builder).and_return()
+    try:
+        return [str(line) for line in pipeline]
+    except DataError as ex:
+        raise RecipeDataError(f"{path}: {ex}") from ex
+    finally:
+        pipeline.close()

@@ -33,7 +33,9 @@ class LmTrainRecipe(TrainingRecipe[LmTrainConfig, PackedBatch]):
         section = config.tokenizer
         if config.model.checkpoint is not None and section.name is None:
             section = type(section)(**{**section.__dict__, "name": config.model.checkpoint})
-        corpora = [e.path for e in lm_entries(config.data) if e.path is not None and e.path.is_file()]
+        corpora = [
+            e.path for e in lm_entries(config.data) if e.path is not None and e.path.is_file()
+        ]
         return prepare_tokenizer(ctx, section, self._tokenizer_hub, corpora=corpora)
 
     @override

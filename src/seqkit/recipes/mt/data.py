@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqkit.data import NotEnoughDataError, PairBatch, PlannedBatchReader, ReaderOptions, pair_reader
+from seqkit.data import (
+    NotEnoughDataError,
+    PairBatch,
+    PlannedBatchReader,
+    ReaderOptions,
+    pair_reader,
+)
 from seqkit.recipes.data_prep import DataPreparation, PreparedData, is_token_dataset
 from seqkit.recipes.errors import RecipeDataError
 from seqkit.recipes.mt.config import MtDataSection
@@ -51,7 +57,8 @@ def prepare_mt_data(prep: DataPreparation, data: MtDataSection, *, seed: int) ->
             if entry.path is not None:
                 source, target = _split_tsv(p, entry.path, data.max_pairs, i)
             else:
-                assert entry.source is not None and entry.target is not None
+                assert entry.source is not None
+                assert entry.target is not None
                 source = p.limited_copy(entry.source, data.max_pairs, f"train_{i}.source")
                 target = p.limited_copy(entry.target, data.max_pairs, f"train_{i}.target")
             holdout = None
@@ -68,7 +75,8 @@ def prepare_mt_data(prep: DataPreparation, data: MtDataSection, *, seed: int) ->
                 p.valid.append(p.relative(valid))
                 p.valid_text = [p.relative(valid / "source.txt"), p.relative(valid / "target.txt")]
         if have_valid_files:
-            assert data.valid_source_file is not None and data.valid_target_file is not None
+            assert data.valid_source_file is not None
+            assert data.valid_target_file is not None
             valid, _ = p.binarize(
                 _columns(data.valid_source_file, data.valid_target_file, src_enc, tgt_enc, data),
                 "valid_0",
@@ -76,7 +84,10 @@ def prepare_mt_data(prep: DataPreparation, data: MtDataSection, *, seed: int) ->
                 max_tokens=data.max_seq_len + 1,
             )
             p.valid.append(p.relative(valid))
-            p.valid_text = [str(data.valid_source_file.resolve()), str(data.valid_target_file.resolve())]
+            p.valid_text = [
+                str(data.valid_source_file.resolve()),
+                str(data.valid_target_file.resolve()),
+            ]
 
     return prep.run(build)
 
@@ -133,10 +144,17 @@ def mt_readers(
     budget = train.max_num_tokens
     batch_size = train.batch_size if budget is None else None
     options = ReaderOptions(
-        seed=train.seed, rank=dp.rank, world_size=dp.size, weights=mixture_weights(data.train_datasets)
+        seed=train.seed,
+        rank=dp.rank,
+        world_size=dp.size,
+        weights=mixture_weights(data.train_datasets),
     )
     reader = pair_reader(
-        prepared.train, pad_idx=pad_idx, batch_size=batch_size, max_num_tokens=budget, options=options
+        prepared.train,
+        pad_idx=pad_idx,
+        batch_size=batch_size,
+        max_num_tokens=budget,
+        options=options,
     )
     plan = reader.plan()
     if plan.num_skipped:

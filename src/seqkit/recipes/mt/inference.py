@@ -12,8 +12,8 @@ from seqkit.assets import AssetStore
 from seqkit.models import ModelHub
 from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.model_ref import resolve_device, resolve_model_ref
-from seqkit.recipes.mt.text_pairs import read_aligned
 from seqkit.recipes.mt.scoring import create_translator, score_translations, translate_all
+from seqkit.recipes.mt.text_pairs import read_aligned
 from seqkit.text import TextTokenizer, TokenizerHub
 
 
