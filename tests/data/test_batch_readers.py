@@ -105,7 +105,8 @@ def test_token_budget_is_never_exceeded_and_packs_tightly(mt_dataset: TokenDatas
         padded = batch.source.shape[0] * (batch.source.shape[1] + batch.target_in.shape[1] + 1)
         assert padded <= budget
     plan, fixed_plan = reader.plan(), fixed.plan()
-    assert plan.padding_efficiency is not None and fixed_plan.padding_efficiency is not None
+    assert plan.padding_efficiency is not None
+    assert fixed_plan.padding_efficiency is not None
     assert plan.padding_efficiency > fixed_plan.padding_efficiency
     # Every pair is planned exactly once.
     assert sorted(plan.ids.tolist()) == list(range(mt_dataset.num_documents))
@@ -179,7 +180,7 @@ def test_resume_on_another_world_size_reads_every_batch_once(
                 seq_len=8,
                 batch_size=2,
                 options=ReaderOptions(seed=4, rank=r, world_size=world),
-            )  # fmt: skip
+            )
             for r in range(world)
         ]
 
@@ -213,7 +214,8 @@ def test_mixture_follows_the_weights(tmp_path: Path) -> None:
     assert 0.70 < share < 0.80
     unweighted = lm_reader(datasets, seq_len=8, batch_size=2, options=ReaderOptions(seed=1)).plan()
     per_dataset = Counter(unweighted.datasets.tolist())
-    assert per_dataset[0] > 0 and per_dataset[1] > 0
+    assert per_dataset[0] > 0
+    assert per_dataset[1] > 0
     assert len(
         set(zip(unweighted.datasets.tolist(), unweighted.starts.tolist(), strict=True))
     ) == len(unweighted)
@@ -229,7 +231,7 @@ def test_validation_reads_every_example_with_equal_batches_per_rank(
             pad_idx=0,
             batch_size=7,
             options=ReaderOptions(shuffle=False, rank=r, world_size=world),
-        )  # fmt: skip
+        )
         for r in range(world)
     ]
     counts = [sum(1 for _ in r) for r in readers]
@@ -247,7 +249,7 @@ def test_bad_datasets_give_clear_errors(tmp_path: Path, lm_dataset: TokenDataset
     tokens.write_bytes(tokens.read_bytes()[:-4])
     with pytest.raises(DataReadError, match=r"tokens\.bin.*truncated or corrupt"):
         TokenDataset.open(tmp_path / "cut")
-    with pytest.raises(DataReadError, match="holds token id 499.*100 ids"):
+    with pytest.raises(DataReadError, match=r"holds token id 499.*100 ids"):
         lm_dataset.check_vocabulary(100)
     lm_dataset.check_vocabulary(500)
     small = pair_reader([TokenDataset.open(_parallel(tmp_path / "small", 3, seed=0))], pad_idx=0,
