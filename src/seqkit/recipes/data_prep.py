@@ -63,6 +63,19 @@ def is_token_dataset(path: Path) -> bool:
     )
 
 
+def check_input(path: Path, key: str) -> Path:
+    """``path`` if it is a readable text file or a token dataset; else a clear error."""
+    if path.is_file() or is_token_dataset(path):
+        return path
+    if path.is_dir():
+        raise RecipeDataError(
+            f"{key}: {path} is a directory but not a token dataset (no index.json, nor "
+            "subdirectories with one); give a text file or the output of `seqkit data "
+            "preprocess`."
+        )
+    raise RecipeDataError(f"{key}: {path} does not exist; check the path.")
+
+
 def tokenizer_record(tokenizer: TextTokenizer, path: Path | None) -> dict[str, object]:
     """What a prepared dataset's manifest records about the run's tokenizer."""
     return {
@@ -110,6 +123,8 @@ class DataPreparation:
 
         self.ctx.main_first(prepare)
         layout = _read_layout(ready)
+        for note in layout.notes:
+            self.ctx.say(note)
         resolve = self._resolve
         vocab_size = self.tokenizer.vocab_info.size
         sha = self.record.get("sha256")

@@ -87,8 +87,6 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
         run_tokenizer = self.tokenizer(ctx, config)
         prep = DataPreparation(ctx, run_tokenizer.tokenizer, run_tokenizer.path)
         data = self.data(ctx, config, prep)
-        for note in data.prepared.notes:
-            ctx.say(note)
         model = build_model(
             self.model_section(config),
             families=self._families,

@@ -9,7 +9,12 @@ from seqkit.data import (
     ReaderOptions,
     lm_reader,
 )
-from seqkit.recipes.data_prep import DataPreparation, PreparedData, is_token_dataset
+from seqkit.recipes.data_prep import (
+    DataPreparation,
+    PreparedData,
+    check_input,
+    is_token_dataset,
+)
 from seqkit.recipes.errors import RecipeDataError
 from seqkit.recipes.lm.config import LmDataSection
 from seqkit.recipes.run_context import RunContext
@@ -24,6 +29,12 @@ def lm_entries(data: LmDataSection) -> list[DatasetEntry]:
         raise RecipeDataError(
             "No training data: set data.train_files, e.g. --config 'data.train_files=[corpus.txt]'."
         )
+    key = "data.train_datasets" if data.train_datasets else "data.train_files"
+    for entry in entries:
+        assert entry.path is not None
+        check_input(entry.path, key)
+    for path in data.valid_files:
+        check_input(path, "data.valid_files")
     return entries
 
 

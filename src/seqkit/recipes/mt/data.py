@@ -11,7 +11,12 @@ from seqkit.data import (
     ReaderOptions,
     pair_reader,
 )
-from seqkit.recipes.data_prep import DataPreparation, PreparedData, is_token_dataset
+from seqkit.recipes.data_prep import (
+    DataPreparation,
+    PreparedData,
+    check_input,
+    is_token_dataset,
+)
 from seqkit.recipes.errors import RecipeDataError
 from seqkit.recipes.mt.config import MtDataSection
 from seqkit.recipes.run_context import RunContext
@@ -30,6 +35,13 @@ def mt_entries(data: MtDataSection) -> list[DatasetEntry]:
             "No training pairs: set data.source_file and data.target_file (aligned by line), "
             "data.tsv_files (source<TAB>target lines) or data.train_datasets."
         )
+    for entry in entries:
+        for path in (entry.path, entry.source, entry.target):
+            if path is not None:
+                check_input(path, "the training data")
+    for path in (data.valid_source_file, data.valid_target_file):
+        if path is not None:
+            check_input(path, "data.valid_source_file/valid_target_file")
     return entries
 
 
