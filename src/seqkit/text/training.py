@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,8 +76,9 @@ def train_sentencepiece(
     Ids: ``<unk>=0, <s>=1, </s>=2, <pad>=3``, then language tokens ``__xx__`` for each of
     ``langs`` (so ``create_encoder(lang=...)`` works), then ``user_defined_symbols``.
     Bad lines follow :mod:`seqkit.text.line_policy` and are reported in the result.
-    ``max_sentences`` caps the sentences used (a seeded sample, SentencePiece's
-    ``input_sentence_size``).
+    ``max_sentences`` caps the sentences used: a uniform reservoir sample drawn with
+    ``random.Random(seed)``, kept in corpus order, so the same corpora and seed give the
+    same model bytes in any process.
     """
     if model_type not in ("unigram", "bpe"):
         raise TokenizerTrainingError(f"Unknown model type {model_type!r}; use unigram or bpe.")
@@ -91,17 +93,22 @@ def train_sentencepiece(
         for corpus in corpora:
             yield from iter_clean_lines(corpus, report, max_bytes=MAX_SENTENCE_BYTES)
 
+    # SentencePiece's own sampling (input_sentence_size) is not reproducible across
+    # processes even with set_random_generator_seed, so the sample is drawn here.
+    sample = (
+        sentences() if max_sentences is None else iter(_sample(sentences(), max_sentences, seed))
+    )
     spm.set_random_generator_seed(seed)
     model = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=sentences(),
+            sentence_iterator=sample,
             model_writer=model,
             vocab_size=vocab_size,
             model_type=model_type,
             character_coverage=character_coverage,
-            input_sentence_size=max_sentences or 0,
-            shuffle_input_sentence=True,
+            input_sentence_size=0,
+            shuffle_input_sentence=False,
             unk_id=0,
             bos_id=1,
             eos_id=2,
@@ -142,6 +149,20 @@ def train_sentencepiece(
         vocab_size=processor.get_piece_size(),
         report=report,
     )
+
+
+def _sample(lines: Iterator[str], size: int, seed: int) -> list[str]:
+    """``size`` lines chosen uniformly (reservoir sampling, Algorithm R), in input order."""
+    rng = random.Random(seed)
+    kept: list[tuple[int, str]] = []
+    for i, line in enumerate(lines):
+        if i < size:
+            kept.append((i, line))
+        else:
+            j = rng.randrange(i + 1)
+            if j < size:
+                kept[j] = (i, line)
+    return [line for _, line in sorted(kept)]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
