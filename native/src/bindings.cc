@@ -591,12 +591,70 @@ std::exception_ptr call_each(PyObject* fn, std::vector<nb::object>& objs, std::s
   return nullptr;
 }
 
-// The batch form over objs[0..limit). If it raises an ordinary exception, the
-// element-wise calls find the failing input (and the outputs before it); if those all
-// succeed, the batch's own exception is raised for the chunk's first input. A result of
-// the wrong length is a ValueError, raised for the chunk's first input.
+// Reads a ragged batch (an object with `tokens`, a 1-D numeric array, and `lengths`, one
+// int per input: FlatEncoding's shape) into `out`: row i is tokens[offset_i:offset_i +
+// lengths[i]], a view of one buffer, as a 1-D array that goes out as a tensor. No Python
+// object per row. Throws nb::python_error (a ValueError/TypeError set) when malformed.
+void read_ragged(PyObject* fn, PyObject* result, std::size_t expected, std::vector<Element>& out) {
+  nb::object tokens = nb::steal(PyObject_GetAttrString(result, "tokens"));
+  nb::object lengths = nb::steal(PyObject_GetAttrString(result, "lengths"));
+  if (!tokens.is_valid() || !lengths.is_valid()) throw nb::python_error();
+  Element flat = try_array(tokens.ptr());
+  const Array* base = flat.array();
+  if (base == nullptr || base->shape.size() != 1) {
+    PyErr_Format(PyExc_TypeError, "%R.__seqkit_map_batch__ returned a ragged batch whose tokens are not a 1-D CPU array",
+                 fn);
+    throw nb::python_error();
+  }
+  std::vector<std::int64_t> lens;
+  nb::ndarray<const std::int64_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> arr;
+  if (nb::try_cast(lengths, arr, false)) {
+    lens.assign(arr.data(), arr.data() + arr.shape(0));
+  } else {
+    nb::object seq = nb::steal(PySequence_Fast(lengths.ptr(), "lengths must be a sequence of ints"));
+    if (!seq.is_valid()) throw nb::python_error();
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq.ptr(), i));
+      if (v == -1 && PyErr_Occurred() != nullptr) throw nb::python_error();
+      lens.push_back(v);
+    }
+  }
+  if (lens.size() != expected) {
+    PyErr_Format(PyExc_ValueError,
+                 "%R.__seqkit_map_batch__ returned %zu outputs for %zu inputs; a batch form must return "
+                 "one output per input, in order (equal to calling the function on each)",
+                 fn, lens.size(), expected);
+    throw nb::python_error();
+  }
+  std::int64_t total = base->shape[0];
+  std::int64_t offset = 0;
+  std::size_t item = dtype_size(base->dtype);
+  out.reserve(expected);
+  for (std::int64_t len : lens) {
+    if (len < 0 || offset + len > total) {
+      PyErr_Format(PyExc_ValueError,
+                   "%R.__seqkit_map_batch__ returned a ragged batch whose lengths do not fit its %lld tokens", fn,
+                   static_cast<long long>(total));
+      throw nb::python_error();
+    }
+    Array row;
+    row.dtype = base->dtype;
+    row.shape = {len};
+    row.owner = base->owner;
+    row.data = static_cast<const char*>(base->data) + static_cast<std::size_t>(offset) * item;
+    out.emplace_back(std::move(row));
+    offset += len;
+  }
+}
+
+// The batch form over objs[0..limit). Its result is a sequence of outputs (then put in
+// objs) or a ragged batch (then put in `ragged`, and `is_ragged` set). If it raises an
+// ordinary exception, the element-wise calls find the failing input (and the outputs
+// before it); if those all succeed, the batch's own exception is raised for the chunk's
+// first input. A result of the wrong length is a ValueError for the chunk's first input.
 std::exception_ptr call_batch(const PyMapStage& stage, std::int64_t parallel, std::vector<nb::object>& objs,
-                              std::size_t& limit) {
+                              std::size_t& limit, std::vector<Element>& ragged, bool& is_ragged) {
   auto* fn = static_cast<PyObject*>(stage.fn.get());
   nb::object args = nb::steal(PyList_New(static_cast<Py_ssize_t>(limit)));
   nb::object calls = nb::steal(PyLong_FromLongLong(parallel));
@@ -620,7 +678,20 @@ std::exception_ptr call_batch(const PyMapStage& stage, std::int64_t parallel, st
     limit = 0;
     return err;
   }
-  nb::object seq = nb::steal(PySequence_Fast(result.ptr(), "__seqkit_map_batch__ must return a sequence"));
+  PyObject* r = result.ptr();
+  if (PyList_Check(r) == 0 && PyTuple_Check(r) == 0 && PyObject_HasAttrString(r, "tokens") != 0 &&
+      PyObject_HasAttrString(r, "lengths") != 0) {
+    ragged.clear();
+    std::exception_ptr err = guarded([&] { read_ragged(fn, r, limit, ragged); });
+    if (err) {
+      ragged.clear();
+      limit = 0;
+      return err;
+    }
+    is_ragged = true;
+    return nullptr;
+  }
+  nb::object seq = nb::steal(PySequence_Fast(r, "__seqkit_map_batch__ must return a sequence"));
   if (!seq.is_valid()) {
     limit = 0;
     return capture_python_error();
@@ -659,13 +730,17 @@ void run_py_chunk(const std::vector<PyMapStage>& stages, std::int64_t parallel, 
         limit = i;
       }
     }
+    std::vector<Element> ragged;
+    bool is_ragged = false;
     for (std::size_t s = 0; s < stages.size() && limit > 0; ++s) {
-      std::exception_ptr err = stages[s].batch ? call_batch(stages[s], parallel, objs, limit)
-                                               : call_each(static_cast<PyObject*>(stages[s].fn.get()), objs, limit);
+      is_ragged = false;
+      std::exception_ptr err =
+          stages[s].batch ? call_batch(stages[s], parallel, objs, limit, ragged, is_ragged)
+                          : call_each(static_cast<PyObject*>(stages[s].fn.get()), objs, limit);
       if (err) error = err;  // for an input before any earlier failure
       if (s + 1 == stages.size()) break;
       for (std::size_t i = 0; i < limit; ++i) {
-        err = guarded([&] { objs[i] = to_py(from_py(objs[i].ptr(), false), false); });
+        err = guarded([&] { objs[i] = is_ragged ? to_py(ragged[i], false) : to_py(from_py(objs[i].ptr(), false), false); });
         if (err) {
           error = err;
           limit = i;
@@ -673,11 +748,15 @@ void run_py_chunk(const std::vector<PyMapStage>& stages, std::int64_t parallel, 
       }
     }
     outputs.reserve(outputs.size() + limit);
-    for (std::size_t i = 0; i < limit; ++i) {
-      std::exception_ptr err = guarded([&] { outputs.push_back(from_py(objs[i].ptr(), false)); });
-      if (err) {
-        error = err;
-        break;
+    if (is_ragged) {
+      for (std::size_t i = 0; i < limit; ++i) outputs.push_back(std::move(ragged[i]));
+    } else {
+      for (std::size_t i = 0; i < limit; ++i) {
+        std::exception_ptr err = guarded([&] { outputs.push_back(from_py(objs[i].ptr(), false)); });
+        if (err) {
+          error = err;
+          break;
+        }
       }
     }
   }  // the Python objects are released with the GIL held

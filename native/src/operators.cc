@@ -105,8 +105,9 @@ void publish(MapChunk& c) {
 // hand-off and a GIL hand-off (5-50 us when threads contend) cost a percent or two,
 // short enough that the first output of a chunk is not held back long and that a slow
 // function (a millisecond or more per element) still runs one element per chunk, so N
-// parallel calls keep N elements going. Sizes start at 1 and at most double per chunk
-// (a pipeline's first element is not delayed by a large first chunk), up to max_chunk.
+// parallel calls keep N elements going. Sizes start at 1 and at most double (or halve)
+// per chunk (a pipeline's first element is not delayed by a large first chunk), up to
+// max_chunk. Sizes depend on timing, outputs never do.
 // A chunk's inputs are pulled synchronously before it runs; a chunk stops taking inputs
 // once pulling them took kPullBudgetNs, so a slow source delays an output by at most
 // about that much (plus one pull) on top of the function's own time.
@@ -267,7 +268,10 @@ class Map final : public Node {
     if (max_chunk_ == 1 || c.error || c.inputs.empty()) return;
     double per_element = static_cast<double>(c.elapsed_ns) / static_cast<double>(c.inputs.size());
     double ideal = per_element > 0 ? static_cast<double>(kChunkTargetNs) / per_element : static_cast<double>(max_chunk_);
-    auto size = static_cast<std::size_t>(std::min(ideal, 2.0 * static_cast<double>(chunk_size_)));
+    // At most double or halve per chunk: a chunk slowed by a busy machine (or the
+    // fixed cost of one call, which dominates a 1-element chunk) moves it only a step.
+    double current = static_cast<double>(chunk_size_);
+    auto size = static_cast<std::size_t>(std::clamp(ideal, current / 2, current * 2));
     chunk_size_ = std::clamp<std::size_t>(size, 1, max_chunk_);
   }
 
