@@ -7,6 +7,8 @@ over 256 tokens -> batches of 64 -> pad), written three ways:
   filter(len <= 256) -> bucket(64) -> collate`` (the encoder's batch form does the work);
 * the batched form: ``read_text -> bucket(1024) -> map(sp.encode(lines, num_threads=2))
   -> unbatch -> filter -> bucket(64) -> collate``;
+* the idiom with the length filter done natively: ``bucket_by_length([(64, 256)],
+  skip_above_max_examples=True)`` in place of ``filter + bucket`` (same batches);
 * the ceiling: raw ``sp.encode(lines, num_threads=2)`` over the already-split lines in
   batches of 1024 (no reading, filtering, batching or padding).
 
@@ -59,17 +61,18 @@ def consume_batches(pipeline: object) -> int:
     return n
 
 
-def idiom(tokenizer: SentencePieceTokenizer, path: Path, parallel: int) -> int:
+def idiom(
+    tokenizer: SentencePieceTokenizer, path: Path, parallel: int, *, native_filter: bool = False
+) -> int:
     encoder = tokenizer.create_encoder()
-    pipeline = (
-        read_text(path)
-        .map(encoder, num_parallel_calls=parallel)
-        .filter(short_enough)
-        .bucket(BATCH)
-        .collate(pad_value=0)
-        .and_return()
-    )
-    return consume_batches(pipeline)
+    builder = read_text(path).map(encoder, num_parallel_calls=parallel)
+    if native_filter:
+        # One bucket of BATCH up to MAX_LEN tokens: the same batches as filter + bucket,
+        # without a Python call (and a tensor made for it) per example.
+        builder = builder.bucket_by_length([(BATCH, MAX_LEN)], skip_above_max_examples=True)
+    else:
+        builder = builder.filter(short_enough).bucket(BATCH)
+    return consume_batches(builder.collate(pad_value=0).and_return())
 
 
 def batched(sp: spm.SentencePieceProcessor, path: Path) -> int:
@@ -164,6 +167,11 @@ def main() -> None:
                 (batch, [ceil], lambda: batched(sp, corpus)),
                 ("idiom, num_parallel_calls=2", [ceil, batch], lambda: idiom(tokenizer, corpus, 2)),
                 ("idiom, num_parallel_calls=1", [ceil, batch], lambda: idiom(tokenizer, corpus, 1)),
+                (
+                    "idiom, N=2, length filter in bucket_by_length",
+                    [ceil],
+                    lambda: idiom(tokenizer, corpus, 2, native_filter=True),
+                ),
             ],
             rounds,
         )

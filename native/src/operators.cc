@@ -118,7 +118,7 @@ void publish(MapChunk& c) {
 // comes out after the outputs of the inputs before it, as an element-wise map would.
 class Map final : public Node {
  public:
-  static constexpr std::int64_t kChunkTargetNs = 1'000'000;
+  static constexpr std::int64_t kChunkTargetNs = 4'000'000;
   static constexpr std::int64_t kPullBudgetNs = 1'000'000;
 
   Map(NodePtr input, MapChunkFn fn, std::string selector, std::int64_t parallel, std::int64_t max_chunk)
