@@ -101,11 +101,12 @@ void publish(MapChunk& c) {
 
 // map(). Elements go to the function in chunks of consecutive inputs: one pool task (or
 // one inline call) and, for a Python callable, one GIL acquisition per chunk instead of
-// per element. A chunk is sized to run about kChunkTargetNs: long enough that a pool
-// hand-off and a GIL hand-off (5-50 us when threads contend) cost a percent or two,
-// short enough that the first output of a chunk is not held back long and that a slow
-// function (a millisecond or more per element) still runs one element per chunk, so N
-// parallel calls keep N elements going. Sizes start at 1 and at most double (or halve)
+// per element. A chunk is sized to run about kChunkTargetNs (4 ms): long enough that a
+// pool hand-off, a GIL hand-off (5-50 us when threads contend) and a batch form's own
+// per-call setup (SentencePiece starts its threads per call) cost a percent or two;
+// 1 ms chunks cost a batch-form pipeline ~5% more CPU. Short enough that a chunk's
+// outputs are not held back long, and that a slow function (4 ms or more per element)
+// still runs one element per chunk, so N parallel calls keep N elements going. Sizes start at 1 and at most double (or halve)
 // per chunk (a pipeline's first element is not delayed by a large first chunk), up to
 // max_chunk. Sizes depend on timing, outputs never do.
 // A chunk's inputs are pulled synchronously before it runs; a chunk stops taking inputs

@@ -44,7 +44,7 @@ NodePtr make_concat(std::vector<NodePtr> inputs);
 // Operators.
 NodePtr make_map(NodePtr input, MapFn fn, std::string selector, std::int64_t num_parallel_calls);
 // map() that hands `fn` chunks of up to `max_chunk` consecutive elements (sized so that a
-// chunk runs about a millisecond; see operators.cc). Same outputs, order, errors and
+// chunk runs about 4 ms; see operators.cc). Same outputs, order, errors and
 // state as make_map; make_map is this with max_chunk 1.
 NodePtr make_chunked_map(NodePtr input, MapChunkFn fn, std::string selector, std::int64_t num_parallel_calls,
                          std::int64_t max_chunk);
