@@ -1,6 +1,7 @@
 // Element-wise and windowed operators: map, filter, shuffle, bucketing, slicing, threads.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <iterator>
 #include <condition_variable>
 #include <deque>
@@ -24,22 +25,109 @@ std::vector<Element> items_of(const Element& state, std::string_view key) { retu
 
 // -------------------------------------------------------------------------------- map
 
-struct MapTask {
+// Consecutive inputs of a map, run as one call of the chunk function (one pool task, or
+// inline). The runner writes outputs, error and elapsed_ns and then sets done (release);
+// the node reads them only once it has seen done (acquire). `inputs` never changes after
+// the chunk is made, so state() may copy it while the chunk runs.
+struct MapChunk {
+  std::vector<Element> inputs;
+  std::vector<Element> outputs;    // outputs[i] is fn(inputs[i])
+  std::exception_ptr error;        // the failure of inputs[outputs.size()], if any
+  std::exception_ptr after_error;  // upstream failed right after these inputs
+  std::int64_t elapsed_ns = 0;
+  std::size_t taken = 0;  // outputs the node has yielded (node thread only)
+  bool learned = false;   // its time was used to size later chunks (node thread only)
+  std::atomic<bool> done{false};
   std::mutex mutex;
   std::condition_variable cv;
-  bool done = false;
-  Element input;
-  Element output;
-  std::exception_ptr error;
 };
 
+// Calls fn on the chunk's inputs (or on the values at `selector`). Leaves the outputs of
+// the inputs before the first failure and that failure. Never throws.
+void run_chunk(const MapChunkFn& fn, const std::string& selector, MapChunk& c) {
+  auto start = std::chrono::steady_clock::now();
+  std::vector<Element>& out = c.outputs;
+  out.clear();
+  out.reserve(c.inputs.size());
+  std::exception_ptr error;
+  try {
+    std::vector<Element> selected;
+    const std::vector<Element>* args = &c.inputs;
+    if (!selector.empty()) {
+      selected.reserve(c.inputs.size());
+      try {
+        for (const Element& e : c.inputs) selected.push_back(select(e, selector));
+      } catch (...) {
+        error = std::current_exception();  // the failure of inputs[selected.size()]
+      }
+      args = &selected;
+    }
+    try {
+      fn(*args, out);
+      if (out.size() != args->size()) {
+        std::string got = std::to_string(out.size()), want = std::to_string(args->size());
+        out.clear();
+        throw PipelineError("the map function returned " + got + " outputs for " + want + " inputs");
+      }
+    } catch (...) {
+      // fn failed on (*args)[out.size()]: an earlier input than a failed selection.
+      if (out.size() > args->size()) out.clear();
+      error = std::current_exception();
+    }
+    if (!selector.empty()) {
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        try {
+          out[i] = replace_at(c.inputs[i], selector, std::move(out[i]));
+        } catch (...) {
+          out.resize(i);
+          error = std::current_exception();
+        }
+      }
+    }
+  } catch (...) {  // bad_alloc in the bookkeeping: blame the first input not mapped
+    error = std::current_exception();
+  }
+  c.error = error;
+  c.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+}
+
+void publish(MapChunk& c) {
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.done.store(true, std::memory_order_release);
+  }
+  c.cv.notify_all();
+}
+
+// map(). Elements go to the function in chunks of consecutive inputs: one pool task (or
+// one inline call) and, for a Python callable, one GIL acquisition per chunk instead of
+// per element. A chunk is sized to run about kChunkTargetNs (4 ms): long enough that a
+// pool hand-off, a GIL hand-off (5-50 us when threads contend) and a batch form's own
+// per-call setup (SentencePiece starts its threads per call) cost a percent or two;
+// 1 ms chunks cost a batch-form pipeline ~5% more CPU. Short enough that a chunk's
+// outputs are not held back long, and that a slow function (4 ms or more per element)
+// still runs one element per chunk, so N parallel calls keep N elements going. Sizes start at 1 and at most double (or halve)
+// per chunk (a pipeline's first element is not delayed by a large first chunk), up to
+// max_chunk. Sizes depend on timing, outputs never do.
+// A chunk's inputs are pulled synchronously before it runs; a chunk stops taking inputs
+// once pulling them took kPullBudgetNs, so a slow source delays an output by at most
+// about that much (plus one pull) on top of the function's own time.
+//
+// num_parallel_calls == 1 runs each chunk inline on the pulling thread. With N > 1,
+// up to N chunks run on the shared pool while the node yields the outputs of the oldest
+// finished one (N + 1 chunks held in all). Outputs come out in input order; a failure
+// comes out after the outputs of the inputs before it, as an element-wise map would.
 class Map final : public Node {
  public:
-  Map(NodePtr input, MapFn fn, std::string selector, std::int64_t parallel)
+  static constexpr std::int64_t kChunkTargetNs = 4'000'000;
+  static constexpr std::int64_t kPullBudgetNs = 1'000'000;
+
+  Map(NodePtr input, MapChunkFn fn, std::string selector, std::int64_t parallel, std::int64_t max_chunk)
       : Node("map", {std::move(input)}),
-        fn_(std::make_shared<MapFn>(std::move(fn))),
+        fn_(std::make_shared<MapChunkFn>(std::move(fn))),
         selector_(std::move(selector)),
-        parallel_(std::max<std::int64_t>(parallel, 1)) {}
+        parallel_(static_cast<std::size_t>(std::max<std::int64_t>(parallel, 1))),
+        max_chunk_(static_cast<std::size_t>(std::max<std::int64_t>(max_chunk, 1))) {}
   ~Map() override { drain(); }
 
   void shutdown() override {
@@ -49,50 +137,54 @@ class Map final : public Node {
 
  protected:
   std::optional<Element> do_next() override {
-    if (parallel_ == 1 && inflight_.empty()) {
-      std::optional<Element> e;
-      if (!replay_.empty()) {
-        e = std::move(replay_.front());
-        replay_.pop_front();
-      } else {
-        e = pull();
+    for (;;) {
+      if (inflight_.empty()) {
+        top_up(parallel_);
+        if (inflight_.empty()) return std::nullopt;
       }
-      if (!e) return std::nullopt;
-      return apply(*fn_, selector_, *e);
-    }
-    while (static_cast<std::int64_t>(inflight_.size()) < parallel_) {
-      std::optional<Element> e;
-      if (!replay_.empty()) {
-        e = std::move(replay_.front());
-        replay_.pop_front();
-      } else if (!upstream_done_) {
-        e = pull();
-        if (!e) upstream_done_ = true;
+      MapChunk& front = *inflight_.front();
+      if (!front.done.load(std::memory_order_acquire)) {
+        top_up(parallel_);
+        std::unique_lock<std::mutex> lock(front.mutex);
+        wait_interruptibly(lock, front.cv, [&] { return front.done.load(std::memory_order_acquire); });
       }
-      if (!e) break;
-      submit(std::move(*e));
+      if (!front.learned) {
+        learn(front);
+        front.learned = true;
+      }
+      // The front chunk is finished: up to parallel_ more may run while it is consumed.
+      if (parallel_ > 1) top_up(parallel_ + 1);
+      if (front.taken < front.outputs.size()) return std::move(front.outputs[front.taken++]);
+      std::exception_ptr error = front.error ? front.error : front.after_error;
+      inflight_.pop_front();
+      if (error) std::rethrow_exception(error);
     }
-    if (inflight_.empty()) return std::nullopt;
-    std::shared_ptr<MapTask> task = inflight_.front();
-    {
-      std::unique_lock<std::mutex> lock(task->mutex);
-      wait_interruptibly(lock, task->cv, [&] { return task->done; });
-    }
-    inflight_.pop_front();
-    if (task->error) std::rethrow_exception(task->error);
-    return std::move(task->output);
+  }
+  // The outputs of a finished chunk are ready: taken without waiting (and with the GIL
+  // held by the bindings when this node is the root).
+  bool do_try_next(std::optional<Element>& out) override {
+    if (inflight_.empty()) return false;
+    MapChunk& front = *inflight_.front();
+    if (!front.done.load(std::memory_order_acquire) || front.taken >= front.outputs.size()) return false;
+    out = std::move(front.outputs[front.taken++]);
+    return true;
   }
   void do_reset(bool reset_rng) override {
     drain();
     inflight_.clear();
     replay_.clear();
     upstream_done_ = false;
+    upstream_failed_ = false;
+    chunk_size_ = 1;
     inputs_[0]->reset(reset_rng);
   }
-  // In-flight calls are saved as their inputs: a restored pipeline calls fn on them again.
+  // Inputs not yet yielded (of chunks running or finished) are saved: a restored
+  // pipeline calls fn on them again.
   void save(Dict& out) override {
     List pending;
-    for (const auto& t : inflight_) pending.items.push_back(t->input);
+    for (const auto& c : inflight_) {
+      for (std::size_t i = c->taken; i < c->inputs.size(); ++i) pending.items.push_back(c->inputs[i]);
+    }
     for (const auto& e : replay_) pending.items.push_back(e);
     out.items.emplace_back("pending", Element(std::move(pending)));
     out.items.emplace_back("upstream_done", upstream_done_);
@@ -103,52 +195,116 @@ class Map final : public Node {
     auto pending = items_of(s, "pending");
     replay_.assign(pending.begin(), pending.end());
     upstream_done_ = get_bool(s, "upstream_done");
+    upstream_failed_ = false;
+    chunk_size_ = 1;
+  }
+  void extra_counters(std::vector<std::pair<std::string, std::int64_t>>& out) const override {
+    out.emplace_back("chunks", chunks_.load(std::memory_order_relaxed));
   }
 
  private:
-  static Element apply(const MapFn& fn, const std::string& selector, const Element& e) {
-    if (selector.empty()) return fn(e);
-    return replace_at(e, selector, fn(select(e, selector)));
-  }
-
-  void submit(Element input) {
-    auto task = std::make_shared<MapTask>();
-    task->input = std::move(input);
-    inflight_.push_back(task);
-    shared_pool().submit([task, fn = fn_, selector = selector_]() mutable {
-      Element out;
-      std::exception_ptr error;
-      try {
-        out = apply(*fn, selector, task->input);
-      } catch (...) {
-        error = std::current_exception();
+  // Makes and starts chunks until `limit` are held or the input is exhausted.
+  void top_up(std::size_t limit) {
+    while (inflight_.size() < limit) {
+      std::shared_ptr<MapChunk> chunk = make_chunk();
+      if (!chunk) return;
+      inflight_.push_back(chunk);
+      chunks_.store(chunks_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      if (parallel_ == 1) {
+        run_chunk(*fn_, selector_, *chunk);
+        chunk->done.store(true, std::memory_order_release);
+      } else {
+        submit(std::move(chunk));
       }
-      // Dropped before `done`: once the node sees done it may go, and the callable must
-      // not be released last from a pool thread.
-      fn.reset();
-      std::lock_guard<std::mutex> lock(task->mutex);
-      task->output = std::move(out);
-      task->error = error;
-      task->done = true;
-      task->cv.notify_all();
-    });
-  }
-
-  // Waits for every call in flight; they hold only shared pointers, but a restored or
-  // reset pipeline must not race with them.
-  void drain() {
-    for (auto& task : inflight_) {
-      std::unique_lock<std::mutex> lock(task->mutex);
-      task->cv.wait(lock, [&] { return task->done; });
+      if (upstream_failed_) return;
     }
   }
 
-  std::shared_ptr<MapFn> fn_;
+  // The next chunk: replayed inputs first, then upstream; nullptr when there is nothing.
+  // An upstream failure ends the chunk and is raised after its outputs.
+  std::shared_ptr<MapChunk> make_chunk() {
+    if (replay_.empty() && (upstream_done_ || upstream_failed_)) return nullptr;
+    auto chunk = std::make_shared<MapChunk>();
+    std::vector<Element>& in = chunk->inputs;
+    in.reserve(chunk_size_);
+    auto start = std::chrono::steady_clock::now();
+    while (in.size() < chunk_size_) {
+      if (!replay_.empty()) {
+        in.push_back(std::move(replay_.front()));
+        replay_.pop_front();
+        continue;
+      }
+      if (upstream_done_ || upstream_failed_) break;
+      std::optional<Element> e;
+      try {
+        e = pull();
+      } catch (...) {
+        // Raised after the outputs of the inputs pulled before it, in order; nothing more
+        // is pulled until reset() or load_state_dict().
+        upstream_failed_ = true;
+        if (!in.empty()) {
+          chunk->after_error = std::current_exception();
+          break;
+        }
+        if (inflight_.empty()) throw;
+        inflight_.back()->after_error = std::current_exception();
+        return nullptr;
+      }
+      if (!e) {
+        upstream_done_ = true;
+        break;
+      }
+      in.push_back(std::move(*e));
+      if (in.size() < chunk_size_ &&
+          std::chrono::steady_clock::now() - start > std::chrono::nanoseconds(kPullBudgetNs)) {
+        break;
+      }
+    }
+    if (in.empty()) return nullptr;
+    return chunk;
+  }
+
+  // Sizes the next chunks from a finished one's time per element.
+  void learn(const MapChunk& c) {
+    if (max_chunk_ == 1 || c.error || c.inputs.empty()) return;
+    double per_element = static_cast<double>(c.elapsed_ns) / static_cast<double>(c.inputs.size());
+    double ideal = per_element > 0 ? static_cast<double>(kChunkTargetNs) / per_element : static_cast<double>(max_chunk_);
+    // At most double or halve per chunk: a chunk slowed by a busy machine (or the
+    // fixed cost of one call, which dominates a 1-element chunk) moves it only a step.
+    double current = static_cast<double>(chunk_size_);
+    auto size = static_cast<std::size_t>(std::clamp(ideal, current / 2, current * 2));
+    chunk_size_ = std::clamp<std::size_t>(size, 1, max_chunk_);
+  }
+
+  void submit(std::shared_ptr<MapChunk> chunk) {
+    shared_pool().submit([chunk, fn = fn_, selector = selector_]() mutable {
+      run_chunk(*fn, selector, *chunk);
+      // Dropped before `done`: once the node sees done it may go, and the callable must
+      // not be released last from a pool thread.
+      fn.reset();
+      publish(*chunk);
+    });
+  }
+
+  // Waits for every chunk in flight; they hold only shared pointers, but a restored or
+  // reset pipeline must not race with them.
+  void drain() {
+    for (auto& chunk : inflight_) {
+      std::unique_lock<std::mutex> lock(chunk->mutex);
+      chunk->cv.wait(lock, [&] { return chunk->done.load(std::memory_order_acquire); });
+    }
+  }
+
+  std::shared_ptr<MapChunkFn> fn_;
   std::string selector_;
-  std::int64_t parallel_;
-  std::deque<std::shared_ptr<MapTask>> inflight_;
+  std::size_t parallel_;
+  std::size_t max_chunk_;
+  std::size_t chunk_size_ = 1;  // inputs of the next chunk
+  std::deque<std::shared_ptr<MapChunk>> inflight_;
   std::deque<Element> replay_;
   bool upstream_done_ = false;
+  bool upstream_failed_ = false;
+  std::atomic<std::int64_t> chunks_{0};
 };
 
 class Filter final : public Node {
@@ -821,7 +977,14 @@ class Prefetch final : public Node {
 }  // namespace
 
 NodePtr make_map(NodePtr input, MapFn fn, std::string selector, std::int64_t num_parallel_calls) {
-  return std::make_shared<Map>(std::move(input), std::move(fn), std::move(selector), num_parallel_calls);
+  MapChunkFn each = [fn = std::move(fn)](const std::vector<Element>& inputs, std::vector<Element>& outputs) {
+    for (const Element& e : inputs) outputs.push_back(fn(e));
+  };
+  return std::make_shared<Map>(std::move(input), std::move(each), std::move(selector), num_parallel_calls, 1);
+}
+NodePtr make_chunked_map(NodePtr input, MapChunkFn fn, std::string selector, std::int64_t num_parallel_calls,
+                         std::int64_t max_chunk) {
+  return std::make_shared<Map>(std::move(input), std::move(fn), std::move(selector), num_parallel_calls, max_chunk);
 }
 NodePtr make_filter(NodePtr input, PredicateFn predicate) {
   return std::make_shared<Filter>(std::move(input), std::move(predicate));

@@ -14,6 +14,11 @@
 namespace seqkit {
 
 using MapFn = std::function<Element(const Element&)>;
+// A map function over a chunk of consecutive inputs, for callables that are cheaper to
+// call many at a time (a Python callable takes the GIL once per chunk). It appends one
+// output per input to `outputs`, in order. When it fails on an input it throws, and
+// `outputs` then holds the outputs of exactly the inputs before that one.
+using MapChunkFn = std::function<void(const std::vector<Element>& inputs, std::vector<Element>& outputs)>;
 using PredicateFn = std::function<bool(const Element&)>;
 using YieldFn = std::function<NodePtr(const Element&)>;
 
@@ -38,6 +43,11 @@ NodePtr make_concat(std::vector<NodePtr> inputs);
 
 // Operators.
 NodePtr make_map(NodePtr input, MapFn fn, std::string selector, std::int64_t num_parallel_calls);
+// map() that hands `fn` chunks of up to `max_chunk` consecutive elements (sized so that a
+// chunk runs about 4 ms; see operators.cc). Same outputs, order, errors and
+// state as make_map; make_map is this with max_chunk 1.
+NodePtr make_chunked_map(NodePtr input, MapChunkFn fn, std::string selector, std::int64_t num_parallel_calls,
+                         std::int64_t max_chunk);
 NodePtr make_filter(NodePtr input, PredicateFn predicate);
 NodePtr make_shuffle(NodePtr input, std::int64_t window, std::uint64_t seed);
 NodePtr make_bucket(NodePtr input, std::int64_t size, bool drop_remainder);

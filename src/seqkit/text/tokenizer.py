@@ -100,6 +100,23 @@ class TextTokenEncoder(ABC):
         ids = self._prefix + self.encode_ids(text) + self._suffix
         return torch.tensor(ids, dtype=torch.int64, device=self._device)
 
+    def __seqkit_map_batch__(
+        self, texts: list[str], num_parallel_calls: int
+    ) -> FlatEncoding | list[Tensor]:
+        """The batch form ``DataPipelineBuilder.map`` calls once per chunk of elements.
+
+        Equal to ``[self(t) for t in texts]``: on the CPU it returns the flat encoding (one
+        int64 array and the length of each text), which the pipeline splits into 1-D int64
+        tensors viewing that array, with no Python object per text; on another device, a
+        list of tensors. ``num_parallel_calls`` chunks may run at once, so each encodes on
+        ``num_threads // num_parallel_calls`` threads (at least one).
+        """
+        threads = max(1, self._num_threads // max(1, num_parallel_calls))
+        encoder = self if threads == self._num_threads else self.with_num_threads(threads)
+        if self._device is None or torch.device(self._device).type == "cpu":
+            return encoder.encode_batch_flat(texts)
+        return encoder.encode_batch(texts)
+
     def encode_batch(self, texts: Sequence[str]) -> list[Tensor]:
         """Encode many texts at once (off the GIL where the family allows)."""
         prefix, suffix, device = self._prefix, self._suffix, self._device
