@@ -7,6 +7,7 @@ fill in the hooks; everything else is shared.
 
 from __future__ import annotations
 
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,16 +17,22 @@ from typing import Generic, Protocol, TypeVar
 from torch import nn
 
 from seqkit.models import ModelFamilies, ModelHub
-from seqkit.recipes.cli_args import save_config
-from seqkit.recipes.data_prep import DataPreparation, PreparedData
+from seqkit.recipes.cli_args import CONFIG_FILE_NAME, save_config
+from seqkit.recipes.data_prep import DATA_DIR, DataPreparation, PreparedData
 from seqkit.recipes.finish import RunResult, finish_run
 from seqkit.recipes.loss_units import LossFn, LossUnit
 from seqkit.recipes.model_setup import build_model, num_parameters
 from seqkit.recipes.parallelism import parallelize
 from seqkit.recipes.run_context import RunContext, create_run_context
+from seqkit.recipes.run_lock import (
+    OutputDirLock,
+    changed_keys,
+    check_resume_config,
+    prepare_output_dir,
+)
 from seqkit.recipes.sections import ModelSection, OptimSection, TrainSection
-from seqkit.recipes.tokenizer_setup import RunTokenizer
-from seqkit.recipes.training import run_training
+from seqkit.recipes.tokenizer_setup import TOKENIZER_DIR, RunTokenizer
+from seqkit.recipes.training import CHECKPOINT_DIR, run_training
 from seqkit.text import TokenizerHub
 from seqkit.trainer import DataReader, ValidationScorer
 
@@ -82,8 +89,22 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
     def run(self, config: ConfigT, output_dir: Path) -> RunResult:
         """Train (or resume) in ``output_dir``; print and return where the model is."""
         self.check(config)
+        prepare_output_dir(output_dir)
         ctx = create_run_context(output_dir, config.train)
-        ctx.main_first(lambda: save_config(config, output_dir))
+        lock = OutputDirLock(output_dir) if ctx.is_main else None
+        try:
+            return self._run(ctx, config, output_dir)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _run(self, ctx: RunContext, config: ConfigT, output_dir: Path) -> RunResult:
+        resumed = _has_checkpoints(output_dir)
+        if resumed:
+            check_resume_config(config, output_dir / CONFIG_FILE_NAME)
+        else:
+            ctx.main_first(lambda: _forget_stale_setup(ctx, config, output_dir))
+            ctx.main_first(lambda: save_config(config, output_dir))
         run_tokenizer = self.tokenizer(ctx, config)
         prep = DataPreparation(ctx, run_tokenizer.tokenizer, run_tokenizer.path)
         data = self.data(ctx, config, prep)
@@ -95,6 +116,8 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
             forced=data.forced,
         )
         model.train()
+        if resumed:  # the allowed changes are recorded once the model is known to build
+            ctx.main_first(lambda: save_config(config, output_dir))
         family = str(getattr(model, "family", config.model.family))
         ctx.say(
             f"Model: {family} with {num_parameters(model) / 1e6:.2f}M parameters; "
@@ -172,3 +195,24 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
         result: RunResult,
     ) -> None:
         """Report the result (usage, samples, scores)."""
+
+
+def _has_checkpoints(output_dir: Path) -> bool:
+    directory = output_dir / CHECKPOINT_DIR
+    return directory.is_dir() and any(
+        p.name.startswith("step_") and not p.name.endswith(".tmp") for p in directory.iterdir()
+    )
+
+
+def _forget_stale_setup(ctx: RunContext, config: object, output_dir: Path) -> None:
+    """Before any checkpoint, a changed data or tokenizer setup makes the prepared data and
+    trained tokenizer stale: remove them so they are made again from the new config."""
+    changed = [
+        k for k in changed_keys(config, output_dir / CONFIG_FILE_NAME)
+        if k.startswith(("data.", "tokenizer.", "model.checkpoint", "train.seed"))
+    ]  # fmt: skip
+    if not changed:
+        return
+    ctx.say(f"The data setup changed ({', '.join(changed)}); preparing the data again.")
+    for name in (DATA_DIR, TOKENIZER_DIR):
+        shutil.rmtree(output_dir / name, ignore_errors=True)
