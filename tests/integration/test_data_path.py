@@ -129,5 +129,6 @@ def test_dataset_smaller_than_a_batch_per_rank(
     )
     assert code != 0
     err = capsys.readouterr().err
-    assert "training text rows makes 0 batch(es)" in err
+    assert "training text rows fill 0 batch(es)" in err
+    assert "lower data.max_seq_len" in err
     assert "Traceback" not in err

@@ -75,7 +75,8 @@ def test_generate_from_args_and_file(
             "--max-new-tokens", "8", "--seed", "3"]  # fmt: skip
     assert main(args) == 0
     first = capsys.readouterr().out.splitlines()
-    assert [line.split(" ")[0] for line in first] == ["In", "And", "Blessed"]
+    # The blank prompt line gives a blank output line: outputs stay aligned with inputs.
+    assert [line.split(" ")[0] for line in first] == ["In", "And", "", "Blessed"]
     assert all(len(line) > len(p) for line, p in zip(first, ["In the beginning", "And God said"]))
     assert main(args) == 0
     assert capsys.readouterr().out.splitlines() == first  # seeded: reproducible
@@ -84,6 +85,16 @@ def test_generate_from_args_and_file(
 def test_generate_needs_prompts(lm_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lm", "generate", str(lm_run)]) == 2
     assert "Give prompts" in capsys.readouterr().err
+    assert main(["lm", "generate", str(lm_run), "x", "--max-new-tokens", "0"]) == 2
+    assert "--max-new-tokens must be at least 1" in capsys.readouterr().err
+
+
+def test_generate_warns_about_prompts_past_the_trained_length(
+    lm_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_prompt = " ".join(["and the earth was without form"] * 40)
+    assert main(["lm", "generate", str(lm_run), long_prompt, "--max-new-tokens", "2"]) == 0
+    assert "as long as the" in capsys.readouterr().err
 
 
 def test_eval_reports_perplexity(
@@ -193,11 +204,15 @@ def test_generate_interactive(
 ) -> None:
     import io
 
-    monkeypatch.setattr("sys.stdin", io.StringIO("In the beginning\n\nAnd God said\n"))
+    stdin = io.TextIOWrapper(io.BytesIO(b"In the beginning\n\nAnd God said\n"))
+    monkeypatch.setattr("sys.stdin", stdin)
     assert main(["lm", "generate", str(lm_run), "-i", "--max-new-tokens", "5"]) == 0
     captured = capsys.readouterr()
     assert len(captured.out.strip().splitlines()) == 2  # the blank line is not a prompt
     assert "Ctrl-D" in captured.err
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"In \xff the\n")))
+    assert main(["lm", "generate", str(lm_run), "-i", "--max-new-tokens", "5"]) == 2
+    assert "Standard input is not UTF-8" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -62,14 +62,23 @@ def test_mt_learns_the_task(mt_run: Path) -> None:
 def test_translate_stdin_to_stdout_keeps_blank_lines(
     mt_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(
-        "sys.stdin", io.StringIO("and god said unto moses\n\nin the beginning god\n")
-    )
+    stdin = io.TextIOWrapper(io.BytesIO(b"and god said unto moses\n\nin the beginning god\n"))
+    monkeypatch.setattr("sys.stdin", stdin)
     assert main(["mt", "translate", str(mt_run), "--beam-size", "2"]) == 0
     lines = capsys.readouterr().out.split("\n")
     assert len(lines) == 4  # three lines and the final newline
     assert lines[1] == ""
     assert lines[0].split()[0] == "and"
+
+
+def test_translate_refuses_stdin_that_is_not_utf8(
+    mt_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"good line\nbad \xff line\n")))
+    assert main(["mt", "translate", str(mt_run)]) == 2
+    err = capsys.readouterr().err
+    assert "standard input, line 2 is not UTF-8" in err
+    assert "Traceback" not in err
 
 
 def test_translate_files(mt_run: Path, tmp_path: Path) -> None:

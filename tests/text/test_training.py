@@ -58,8 +58,13 @@ def test_bad_lines_are_counted_not_trained_on(tmp_path: Path) -> None:
 def test_training_errors_name_the_fix(tmp_path: Path) -> None:
     tiny = tmp_path / "tiny.txt"
     tiny.write_text("a b c\n")
-    with pytest.raises(TokenizerTrainingError, match="vocab-size"):
+    with pytest.raises(TokenizerTrainingError, match="too small for a 5000-piece vocabulary"):
         train_sentencepiece([tiny], output_dir=tmp_path / "o", vocab_size=5000)
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n \n\n")
+    with pytest.raises(TokenizerTrainingError, match="no usable line") as info:
+        train_sentencepiece([blank], output_dir=tmp_path / "o", vocab_size=50)
+    assert "INTERNAL" not in str(info.value)
     with pytest.raises(TokenizerTrainingError, match="does not exist"):
         train_sentencepiece([tmp_path / "nope.txt"], output_dir=tmp_path / "o", vocab_size=50)
     assert not (tmp_path / "o").exists()

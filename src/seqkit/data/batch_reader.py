@@ -80,9 +80,8 @@ class PlannedBatchReader(Generic[BatchT]):
             plan = self._plan_fn(self._epoch)
             if len(plan) < self._world:
                 raise NotEnoughDataError(
-                    f"The {self._what} makes {len(plan)} batch(es) in epoch {self._epoch}, "
-                    f"fewer than the {self._world} rank(s) that read it; add data or make "
-                    "batches smaller (train.batch_size or train.max_num_tokens)."
+                    f"The {self._what} fill {len(plan)} batch(es) in epoch {self._epoch}, "
+                    f"fewer than the {self._world} rank(s) that read them."
                 )
             self._plan, self._plan_epoch = plan, self._epoch
         return self._plan

@@ -46,7 +46,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, presets: PresetRegistr
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override one config key, e.g. --config optimizer.optimizer.lr=1e-3 "
+        help="override one config key, e.g. --config optim.optimizer.lr=1e-3 "
         "(repeatable; values are YAML)",
     )
     parser.add_argument(

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from seqkit.gang import Gangs, setup_gangs
+from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.sections import TrainSection
 
 T = TypeVar("T")
@@ -54,7 +55,7 @@ class RunContext:
 
 def create_run_context(output_dir: Path, train: TrainSection) -> RunContext:
     """Set up the gangs (from torchrun/SLURM if present), seed every RNG, make the dir."""
-    device = torch.device(train.device) if train.device is not None else None
+    device = _device(train.device)
     gangs = setup_gangs(tp_size=train.tp_size, device=device)
     seed_everything(train.seed)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -66,3 +67,30 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def _device(name: str | None) -> torch.device | None:
+    """``train.device`` as a torch device; a clear error for one this machine lacks."""
+    if name is None:
+        return None
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RecipeError(
+            f"train.device={name!r} is not a device torch knows; use cpu, cuda or cuda:N."
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RecipeError(
+            f"train.device={name!r}, but this torch sees no CUDA device; use train.device=cpu."
+        )
+    if (
+        device.type == "cuda"
+        and device.index is not None
+        and device.index >= torch.cuda.device_count()
+    ):
+        raise RecipeError(
+            f"train.device={name!r}, but there are {torch.cuda.device_count()} CUDA device(s)."
+        )
+    if device.type not in ("cpu", "cuda"):
+        raise RecipeError(f"train.device={name!r} is not supported; use cpu or cuda.")
+    return device

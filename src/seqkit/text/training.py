@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import random
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,10 +120,20 @@ def train_sentencepiece(
             minloglevel=2,
         )
     except RuntimeError as ex:
-        raise TokenizerTrainingError(
-            f"SentencePiece training on {', '.join(map(str, corpora))} failed: {ex}. "
-            "If the vocabulary is too large for the corpus, lower --vocab-size."
-        ) from ex
+        inputs = ", ".join(map(str, corpora))
+        if report.lines_kept == 0:
+            raise TokenizerTrainingError(
+                f"{inputs} holds no usable line to train a tokenizer on ({report.summary()}); "
+                "give a text file with one sentence or document per line."
+            ) from None
+        limit = re.search(r"value <= (\d+)", str(ex))
+        if limit is not None:
+            raise TokenizerTrainingError(
+                f"{inputs} is too small for a {vocab_size}-piece vocabulary (at most "
+                f"{limit.group(1)} pieces fit its {report.lines_kept} line(s)); lower the "
+                "vocabulary size (tokenizer.vocab_size, --vocab-size) or add text."
+            ) from None
+        raise TokenizerTrainingError(f"SentencePiece training on {inputs} failed: {ex}.") from ex
     if report.lines_kept == 0:
         raise TokenizerTrainingError(f"The corpora hold no usable line ({report.summary()}).")
 

@@ -98,7 +98,15 @@ def lm_readers(
         weights=mixture_weights(data.train_datasets),
     )
     reader = lm_reader(prepared.train, seq_len=data.max_seq_len, batch_size=rows, options=options)
-    reader.plan()  # fails here, clearly, when a rank would get no batch
+    try:
+        reader.plan()
+    except NotEnoughDataError as ex:
+        tokens = sum(len(ds.column("").tokens) for ds in prepared.train)
+        raise RecipeDataError(
+            f"{ex} The {tokens:,} training tokens make rows of data.max_seq_len="
+            f"{data.max_seq_len} tokens, {rows} rows per batch on each of {dp.size} rank(s): "
+            "lower data.max_seq_len or train.batch_size, or add data."
+        ) from ex
     if not prepared.valid:
         return reader, None
     valid_options = ReaderOptions(rank=dp.rank, world_size=dp.size, shuffle=False)

@@ -23,7 +23,7 @@ from seqkit.data import (
     token_dtype,
 )
 from seqkit.recipes.data_prep import DataPreparation, PreparedData
-from seqkit.recipes.errors import RecipeError
+from seqkit.recipes.errors import RecipeDataError, RecipeError
 from seqkit.recipes.lm.config import FinetuneDataSection
 from seqkit.recipes.lm.instructions import MaskedExample, read_instruction_file, tokenize_example
 from seqkit.recipes.run_context import RunContext
@@ -119,7 +119,13 @@ def finetune_readers(
         max_num_tokens=budget,
         options=options,
     )
-    reader.plan()
+    try:
+        reader.plan()
+    except NotEnoughDataError as ex:
+        raise RecipeDataError(
+            f"{ex} Each rank needs at least one batch: lower train.batch_size or "
+            "train.max_num_tokens, or add data."
+        ) from ex
     if not prepared.valid:
         return reader, None
     valid = masked_reader(

@@ -18,7 +18,7 @@ from seqkit.models import ModelHub
 from seqkit.recipes.errors import RecipeDataError, RecipeError
 from seqkit.recipes.lm.samples import create_completer
 from seqkit.recipes.model_ref import resolve_device, resolve_model_ref
-from seqkit.text import TokenizerHub
+from seqkit.text import TextTokenizer, TokenizerHub
 
 
 def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +54,8 @@ class LmGenerator:
             )
         if args.temperature < 0 or not 0 < args.top_p <= 1:
             raise RecipeError("--temperature must be >= 0 and --top-p in (0, 1].")
+        if args.max_new_tokens < 1:
+            raise RecipeError(f"--max-new-tokens must be at least 1, not {args.max_new_tokens}.")
         ref = resolve_model_ref(args.model)
         device = resolve_device(args.device)
         model = self._model_hub.load(ref, device=device)
@@ -68,11 +70,17 @@ class LmGenerator:
         )
         prompts = list(args.prompts)
         if args.file is not None:
-            prompts.extend(read_lines(args.file))
-        for prompt, completion in zip(prompts, completer(prompts) if prompts else []):
+            prompts.extend(read_lines(args.file, keep_empty=True))
+        _warn_long_prompts(model, tokenizer, [p for p in prompts if p])
+        asked = [p for p in prompts if p]
+        answers = iter(completer(asked) if asked else [])
+        # A blank prompt line gives a blank output line, so outputs stay aligned with inputs.
+        for prompt in prompts:
+            completion = next(answers) if prompt else ""
             print(f"{prompt}{_sep(prompt, completion)}{completion}", flush=True)
         if args.interactive:
             for prompt in _interactive_prompts():
+                _warn_long_prompts(model, tokenizer, [prompt])
                 print(completer(prompt), flush=True)
         return 0
 
@@ -87,10 +95,11 @@ def _interactive_prompts() -> Iterator[str]:
     while True:
         sys.stderr.write("> ")
         sys.stderr.flush()
-        line = sys.stdin.readline()
-        if not line:
+        raw = sys.stdin.buffer.readline()
+        if not raw:
             print(file=sys.stderr)
             return
+        line = decode_stdin_line(raw)
         if line.strip():
             yield line.strip()
 
@@ -147,11 +156,41 @@ class LmEvaluator:
         return 0
 
 
-def read_lines(path: Path, *, limit: int | None = None) -> list[str]:
-    """The non-empty, stripped lines of UTF-8 file ``path`` (the first ``limit``)."""
+def decode_stdin_line(raw: bytes) -> str:
+    """A line read from standard input as text; a clear error when it is not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as ex:
+        raise RecipeDataError(
+            f"Standard input is not UTF-8 text ({ex.reason} at byte {ex.start}); convert it, "
+            "e.g. with iconv -t utf-8."
+        ) from None
+
+
+def _warn_long_prompts(
+    model: torch.nn.Module, tokenizer: TextTokenizer, prompts: list[str]
+) -> None:
+    config = getattr(model, "config", None)
+    limit = getattr(config, "max_seq_len", None)
+    if not isinstance(limit, int) or not prompts:
+        return
+    encoder = tokenizer.create_encoder(mode="prompt")
+    for prompt in prompts:
+        n = len(encoder.encode_ids(prompt))
+        if n >= limit:
+            print(
+                f"warning: a prompt of {n} tokens is as long as the {limit} tokens the model was "
+                "trained on, or longer; its completion may be poor.",
+                file=sys.stderr,
+            )
+
+
+def read_lines(path: Path, *, limit: int | None = None, keep_empty: bool = False) -> list[str]:
+    """The stripped lines of UTF-8 file ``path`` (the first ``limit``), blank ones dropped
+    unless ``keep_empty``."""
     if not path.is_file():
         raise RecipeDataError(f"Data file {path} does not exist (or is not a file).")
-    builder = read_text(path, rtrim=True, ltrim=True, skip_empty=True)
+    builder = read_text(path, rtrim=True, ltrim=True, skip_empty=not keep_empty)
     pipeline = (builder.take(limit) if limit is not None else builder).and_return()
     try:
         return [str(line) for line in pipeline]

@@ -168,7 +168,13 @@ def mt_readers(
         max_num_tokens=budget,
         options=options,
     )
-    plan = reader.plan()
+    try:
+        plan = reader.plan()
+    except NotEnoughDataError as ex:
+        raise RecipeDataError(
+            f"{ex} Each rank needs at least one batch: lower train.batch_size or "
+            "train.max_num_tokens, or add data."
+        ) from ex
     if plan.num_skipped:
         ctx.say(
             f"Skipped {plan.num_skipped} training pair(s) that alone exceed "

@@ -72,10 +72,16 @@ class MtTranslator:
 
     def run_translate(self, args: argparse.Namespace) -> int:
         """``seqkit mt translate``: ``--input``/stdin to ``--output``/stdout, line by line."""
-        if args.input is not None:
-            text = Path(args.input).read_text(encoding="utf-8")
-        else:
-            text = sys.stdin.read()
+        source = Path(args.input) if args.input is not None else None
+        raw = source.read_bytes() if source is not None else sys.stdin.buffer.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as ex:
+            line = raw[: ex.start].count(b"\n") + 1
+            where = f"{source}:{line}" if source is not None else f"standard input, line {line}"
+            raise RecipeError(
+                f"{where} is not UTF-8 text ({ex.reason}); convert it, e.g. with iconv -t utf-8."
+            ) from None
         lines = [line.strip() for line in text.splitlines()]
         nonblank = [line for line in lines if line]
         translated = iter(self.translate(args, nonblank)) if nonblank else iter(())
