@@ -16,3 +16,13 @@ def good(container: DependencyContainer) -> None:
 
 def bad(container: DependencyContainer) -> None:
     raise ValueError("the bad extension is broken")
+
+
+def exits(container: DependencyContainer) -> None:
+    container.register(Marker, lambda _: Marker("exits"), key="exits")
+    raise SystemExit(3)
+
+
+def wrong_type(container: DependencyContainer) -> None:
+    container.register(Marker, lambda _: Marker("half"), key="half")
+    container.register_instance(Marker, "not a marker", key="wrong")  # type: ignore[arg-type]

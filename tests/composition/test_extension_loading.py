@@ -44,3 +44,28 @@ def test_strict_mode_raises_naming_the_extension(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SEQKIT_STRICT_EXTENSIONS", "1")
     with pytest.raises(ExtensionError, match=r"Extension 'bad'.*the bad extension is broken"):
         load_extensions(DependencyContainer(), discovered=[GOOD, BAD])
+
+
+def test_exiting_and_mistyped_extensions_are_isolated() -> None:
+    exits = EntryPoint("exits", "tests.composition.extension_fixtures:exits", GROUP)
+    wrong = EntryPoint("wrong", "tests.composition.extension_fixtures:wrong_type", GROUP)
+    container = DependencyContainer()
+    loaded = load_extensions(container, discovered=[exits, GOOD, wrong], strict=False)
+    by_name = {r.name: r for r in loaded.reports}
+    assert "SystemExit: 3" in (by_name["exits"].error or "")
+    assert "DependencyTypeError" in (by_name["wrong"].error or "")
+    assert "str, which is not a" in (by_name["wrong"].error or "")
+    assert by_name["good"].loaded
+    # Nothing a failed extension registered before failing stays behind.
+    assert not container.is_registered(Marker, "exits")
+    assert not container.is_registered(Marker, "half")
+    assert container.resolve(Marker, "good").origin == "good"
+
+
+def test_a_factory_of_the_wrong_type_is_named_on_resolve() -> None:
+    from seqkit.runtime import DependencyTypeError
+
+    container = DependencyContainer()
+    container.register(Marker, lambda _: 42, key="bad")  # type: ignore[arg-type,return-value]
+    with pytest.raises(DependencyTypeError, match=r"builtins\.int, which is not a"):
+        container.resolve(Marker, "bad")

@@ -78,8 +78,10 @@ def load_extensions(
 ) -> LoadedExtensions:
     """Call each ``seqkit.extensions`` entry point with ``container``.
 
-    A failing extension is logged with its name and a traceback summary and skipped, or,
-    in strict mode, raised as :class:`ExtensionError`. Nothing fails silently: the reports
+    A failing extension (one that raises, calls ``sys.exit``, or registers an object of
+    the wrong type) is logged with its name and a traceback summary and skipped, with
+    every registration it made undone, or, in strict mode, raised as
+    :class:`ExtensionError`. Nothing fails silently: the reports
     are returned and ``seqkit extensions`` prints them.
     """
     strict = strict_extensions() if strict is None else strict
@@ -87,10 +89,13 @@ def load_extensions(
     reports: list[ExtensionReport] = []
     for entry_point in sorted(points, key=lambda ep: ep.name):
         distribution = _distribution_of(entry_point)
+        # A failing extension leaves no registration behind: it is all or nothing.
+        before = container.snapshot()
         try:
             register: Callable[[DependencyContainer], object] = entry_point.load()
             register(container)
-        except Exception as ex:
+        except (Exception, SystemExit) as ex:
+            container.restore(before)
             summary = _summarize(ex)
             if strict:
                 raise ExtensionError(

@@ -8,6 +8,7 @@ from seqkit.runtime.errors import (
     DependencyError,
     DependencyFactoryError,
     DependencyNotFoundError,
+    DependencyTypeError,
 )
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "DependencyFactoryError",
     "DependencyNotFoundError",
     "DependencyResolver",
+    "DependencyTypeError",
     "Factory",
 ]

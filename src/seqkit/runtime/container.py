@@ -16,6 +16,7 @@ from seqkit.runtime.errors import (
     DependencyCycleError,
     DependencyFactoryError,
     DependencyNotFoundError,
+    DependencyTypeError,
     describe_dependency,
 )
 
@@ -80,6 +81,8 @@ class DependencyContainer(DependencyResolver):
 
     def register_instance(self, kind: type[T], instance: T, *, key: str | None = None) -> None:
         """Register an already built ``instance`` of ``kind``."""
+        if not _is_instance(instance, kind):
+            raise DependencyTypeError(describe_dependency(kind, key), instance)
         registration = _Registration(
             factory=lambda _: instance, singleton=True, instance=instance, created=True
         )
@@ -128,16 +131,36 @@ class DependencyContainer(DependencyResolver):
         stack.append(name)
         try:
             if not registration.singleton:
-                return cast(T, self._call(registration, stack))
+                return cast(T, self._checked(kind, name, self._call(registration, stack), stack))
             # Another thread may be creating the same singleton; the lock makes it wait.
             # Cycles are caught above, before the lock, so a thread never waits on itself.
             with registration.lock:
                 if not registration.created:
-                    registration.instance = self._call(registration, stack)
+                    built = self._call(registration, stack)
+                    registration.instance = self._checked(kind, name, built, stack)
                     registration.created = True
                 return cast(T, registration.instance)
         finally:
             stack.pop()
+
+    def snapshot(self) -> dict[type[object], dict[str | None, object]]:
+        """The registrations as they are now, for :meth:`restore` (extension isolation)."""
+        with self._lock:
+            return {kind: dict(regs) for kind, regs in self._registrations.items()}
+
+    def restore(self, snapshot: dict[type[object], dict[str | None, object]]) -> None:
+        """Put back the registrations of a :meth:`snapshot`, dropping any made since."""
+        with self._lock:
+            self._registrations = {
+                kind: cast(dict[str | None, _Registration], dict(regs))
+                for kind, regs in snapshot.items()
+            }
+
+    @staticmethod
+    def _checked(kind: type[object], name: str, built: object, stack: list[str]) -> object:
+        if not _is_instance(built, kind):
+            raise DependencyTypeError(name, built, stack)
+        return built
 
     def _call(self, registration: _Registration, stack: list[str]) -> object:
         try:
@@ -146,3 +169,11 @@ class DependencyContainer(DependencyResolver):
             raise
         except Exception as ex:
             raise DependencyFactoryError(list(stack), ex) from ex
+
+
+def _is_instance(obj: object, kind: type[object]) -> bool:
+    """``isinstance`` where it can be decided (not for non-runtime protocols or generics)."""
+    try:
+        return isinstance(obj, kind)
+    except TypeError:
+        return True

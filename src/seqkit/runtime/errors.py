@@ -54,3 +54,16 @@ class DependencyFactoryError(DependencyError, RuntimeError):
             f"The factory of {self.path[-1]} failed (resolution path: "
             f"{_render_path(self.path)}): {type(cause).__name__}: {cause}"
         )
+
+
+class DependencyTypeError(DependencyError, TypeError):
+    """A registration gives an object that is not of the registered type."""
+
+    def __init__(self, dependency: str, got: object, path: Sequence[str] = ()) -> None:
+        self.path = list(path)
+        where = f" (resolution path: {_render_path(self.path)})" if self.path else ""
+        super().__init__(
+            f"The registration of {dependency} gives a {type(got).__module__}."
+            f"{type(got).__qualname__}, which is not a {dependency}{where}; register an "
+            "instance (or a factory returning one) of the registered type."
+        )
