@@ -259,3 +259,13 @@ def test_bad_datasets_give_clear_errors(tmp_path: Path, lm_dataset: TokenDataset
     bad = TokenDataset.open(tmp_path / "small")
     with pytest.raises(DataReadError, match="no column 'tokens'"):
         bad.column("tokens")
+
+
+def test_a_dataset_made_with_another_tokenizer_of_the_same_size(tmp_path: Path) -> None:
+    write_tokens(tmp_path / "ds", _docs(3, 10))
+    (tmp_path / "ds" / "manifest.json").write_text('{"tokenizer": {"sha256": "' + "a" * 64 + '"}}')
+    dataset = TokenDataset.open(tmp_path / "ds")
+    dataset.check_vocabulary(1000, tokenizer_sha256="a" * 64)
+    dataset.check_vocabulary(1000)  # nothing to compare: the ids fit
+    with pytest.raises(DataReadError, match="made with another tokenizer"):
+        dataset.check_vocabulary(1000, tokenizer_sha256="b" * 64)

@@ -132,3 +132,17 @@ def test_dataset_smaller_than_a_batch_per_rank(
     assert "training text rows fill 0 batch(es)" in err
     assert "lower data.max_seq_len" in err
     assert "Traceback" not in err
+
+
+def test_interrupted_preparation_starts_over(
+    tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    # A run killed after writing the training split but before the rest: no ready.json.
+    (out / "data" / "train_0" / "train").mkdir(parents=True)
+    (out / "data" / "train_0" / "train" / "junk.bin").write_bytes(b"partial")
+    assert _lm(out, f"data.train_files=[{corpus}]", "train.max_steps=4") == 0
+    layout = json.loads((out / "data" / "ready.json").read_text())
+    assert layout["valid"] == ["train_0/valid"]  # validation is there, not silently gone
+    assert not (out / "data" / "train_0" / "train" / "junk.bin").exists()
+    capsys.readouterr()
