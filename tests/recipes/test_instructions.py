@@ -23,7 +23,7 @@ def _ids(text: str) -> list[int]:
 
 def test_prompt_response_masks_only_the_response(tmp_path: Path) -> None:
     path = _write(tmp_path / "d.jsonl", [{"prompt": "who are you", "response": "a model"}])
-    [segments] = read_instruction_file(path, "Q: {prompt} A:")
+    [segments] = list(read_instruction_file(path, "Q: {prompt} A:"))
     assert [s.text for s in segments] == ["Q: who are you A:", "a model"]
     example, truncated = tokenize_example(segments, _ids, bos_idx=1, eos_idx=2, max_len=64)
     assert not truncated
@@ -43,7 +43,7 @@ def test_chat_messages_train_on_every_assistant_turn(tmp_path: Path) -> None:
             {"role": "assistant", "content": "farewell"},
         ]
     }
-    [segments] = read_instruction_file(_write(tmp_path / "c.jsonl", [chat]), "{prompt}")
+    [segments] = list(read_instruction_file(_write(tmp_path / "c.jsonl", [chat]), "{prompt}"))
     targets = [s.text for s in segments if s.is_target]
     assert targets == ["hello there", "farewell"]
     example, _ = tokenize_example(segments, _ids, bos_idx=1, eos_idx=2, max_len=64)
@@ -73,4 +73,4 @@ def test_truncation_is_reported() -> None:
 def test_bad_lines_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:
     path = _write(tmp_path / "d.jsonl", [{"prompt": "a", "response": "b"}, line])
     with pytest.raises(RecipeDataError, match=message.replace("[", r"\[")):
-        read_instruction_file(path, "{prompt}")
+        list(read_instruction_file(path, "{prompt}"))

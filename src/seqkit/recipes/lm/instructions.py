@@ -8,7 +8,7 @@ falls only on response (assistant) tokens and the EOS that closes each of them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,25 +33,32 @@ def format_prompt(template: str, prompt: str) -> str:
     return template.replace("{prompt}", prompt)
 
 
-def read_instruction_file(path: Path, template: str) -> list[list[Segment]]:
-    """Parse every line of JSONL ``path`` into segments; errors name file and line."""
-    examples: list[list[Segment]] = []
+def read_instruction_file(path: Path, template: str) -> Iterator[list[Segment]]:
+    """The segments of every example of JSONL ``path``, streamed line by line; errors name
+    file and line, and a file without any example is an error too."""
+    if not path.is_file():
+        raise RecipeDataError(f"Instruction file {path} does not exist (or is not a file).")
+    found = False
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with path.open("rb") as f:
+            for line_nr, raw in enumerate(f, start=1):
+                where = f"{path}:{line_nr}"
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as ex:
+                    raise RecipeDataError(f"{where}: not UTF-8 text ({ex.reason}).") from None
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as ex:
+                    raise RecipeDataError(f"{where}: not valid JSON ({ex.msg}).") from ex
+                found = True
+                yield _segments(record, template, where)
     except OSError as ex:
         raise RecipeDataError(f"Cannot read instruction file {path}: {ex.strerror}.") from ex
-    for line_nr, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{line_nr}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as ex:
-            raise RecipeDataError(f"{where}: not valid JSON ({ex.msg}).") from ex
-        examples.append(_segments(record, template, where))
-    if not examples:
+    if not found:
         raise RecipeDataError(f"Instruction file {path} holds no examples.")
-    return examples
 
 
 def _segments(record: object, template: str, where: str) -> list[Segment]:
