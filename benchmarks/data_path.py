@@ -22,8 +22,9 @@ Three measurements (issue 15), each against a baseline from the same run:
    reader / step time) over the published windows. Target: <= 2%.
 3. **Memory.** ``seqkit lm train --preset tiny`` on a token dataset of random ids
    (2 GiB; 200 MiB with ``--quick``) and on a 20 MiB one, each in a fresh process that
-   samples its ``RssAnon`` (/proc/self/status) every 20 ms: the peak and the value after
-   the steps. Target: the big dataset's anonymous memory within 300 MB of the small one's.
+   samples its ``RssAnon`` (/proc/self/status) every 20 ms: the peak over the whole run,
+   and the value when ``Trainer.run`` returns (the steps done, reader and plan alive).
+   Target: the big dataset's anonymous memory within 300 MB of the small one's.
 
 Usage: ``python benchmarks/data_path.py [--quick] [--only mt|wait|memory] [--threads N]``.
 """
@@ -308,11 +309,19 @@ def sample():
     while not stop.wait(0.02):
         peak[0] = max(peak[0], anon())
 threading.Thread(target=sample, daemon=True).start()
+from seqkit.trainer import Trainer
+after_steps = [0]
+train = Trainer.run
+def run(self):
+    summary = train(self)
+    after_steps[0] = anon()  # the steps are done; reader, plan and model still alive
+    return summary
+Trainer.run = run
 from seqkit.cli.main import main
 rc = main(sys.argv[1:])
-end = anon()
 stop.set()
-print('RSS ' + json.dumps({'rc': rc, 'end': end, 'peak': max(peak[0], end)}))
+end = anon()
+print('RSS ' + json.dumps({'rc': rc, 'end': after_steps[0], 'peak': max(peak[0], end)}))
 """
 
 
@@ -332,10 +341,14 @@ def _random_tokens(path: Path, num_bytes: int, vocab: int, seed: int) -> None:
             written += n
 
 
-def _measure_rss(tmp: Path, dataset: Path, tokenizer: Path, steps: int) -> dict[str, int]:
+def _measure_rss(
+    tmp: Path, dataset: Path, tokenizer: Path, steps: int, seq_len: int | None
+) -> dict[str, int]:
     out = tmp / f"rss_{dataset.name}"
+    extra = [f"data.max_seq_len={seq_len}"] if seq_len is not None else []
     args = _seqkit(
         out,
+        *extra,
         f"data.train_files=[{dataset}]",
         f"tokenizer.name={tokenizer}",
         f"train.max_steps={steps}",
@@ -353,7 +366,7 @@ def _measure_rss(tmp: Path, dataset: Path, tokenizer: Path, steps: int) -> dict[
     return values
 
 
-def run_memory(tmp: Path, quick: bool) -> None:
+def run_memory(tmp: Path, quick: bool, seq_len: int | None) -> None:
     small, big = 20 * MIB, (200 * MIB if quick else 2 * 1024 * MIB)
     steps, vocab = (20 if quick else 50), 1000
     free = shutil.disk_usage(tmp).free
@@ -375,7 +388,7 @@ def run_memory(tmp: Path, quick: bool) -> None:
         _random_tokens(dataset, sizes[name], vocab, seed=len(name))
         made = time.perf_counter() - start
         try:
-            rss[name] = _measure_rss(tmp, dataset, tokenizer, steps)
+            rss[name] = _measure_rss(tmp, dataset, tokenizer, steps, seq_len)
         finally:
             shutil.rmtree(dataset, ignore_errors=True)
         print(
@@ -386,12 +399,16 @@ def run_memory(tmp: Path, quick: bool) -> None:
     peak = (rss["big"]["peak"] - rss["small"]["peak"]) / 1e6
     end = (rss["big"]["end"] - rss["small"]["end"]) / 1e6
     scale = "200 MiB (--quick; the full run uses 2 GiB)" if quick else "2 GiB"
-    verdict = "met" if max(peak, end) <= 300 else "NOT met"
+    rows = f"data.max_seq_len={seq_len}" if seq_len is not None else "rows of 32 tokens"
     print(
-        f"Memory, lm train --preset tiny, {scale} vs 20 MiB of random uint16 ids: RssAnon "
-        f"difference peak {peak:+.1f} MB, after the steps {end:+.1f} MB. Target <= 300 MB: "
-        f"{verdict}"
+        f"Memory, lm train --preset tiny ({rows}), {scale} vs 20 MiB of random uint16 ids: "
+        f"RssAnon difference peak {peak:+.1f} MB ({_verdict(peak)}), after the steps "
+        f"{end:+.1f} MB ({_verdict(end)}); target <= 300 MB"
     )
+
+
+def _verdict(difference_mb: float) -> str:
+    return "met" if difference_mb <= 300 else "NOT met"
 
 
 def main() -> None:
@@ -399,6 +416,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, few steps")
     parser.add_argument("--only", choices=("mt", "wait", "memory"), default=None)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (MT)")
+    parser.add_argument(
+        "--max-seq-len", type=int, default=None, help="memory: data.max_seq_len (preset: 32)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -408,7 +428,7 @@ def main() -> None:
         if args.only in (None, "wait"):
             run_wait(tmp, args.quick)
         if args.only in (None, "memory"):
-            run_memory(tmp, args.quick)
+            run_memory(tmp, args.quick, args.max_seq_len)
     if args.quick:
         print("(--quick: small corpus, model and datasets; figures are a smoke check only)")
 
