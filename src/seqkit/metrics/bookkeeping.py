@@ -6,7 +6,9 @@ import math
 import time
 from typing import Final
 
-WALL_CLOCK_METRICS: Final = frozenset({"elapsed_s", "step_time_s", "targets_per_s"})
+WALL_CLOCK_METRICS: Final = frozenset(
+    {"elapsed_s", "step_time_s", "targets_per_s", "data_wait_s", "data_wait_share"}
+)
 """Metric names that depend on the clock; two identical runs differ only in these."""
 
 

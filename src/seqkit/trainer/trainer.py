@@ -113,6 +113,7 @@ class Trainer(Generic[BatchT]):
         self._last_metrics: dict[str, float] = {}
         self._iterator: Iterator[BatchT] | None = None
         self._step_lr = 0.0
+        self._step_data_wait = 0.0  # seconds the current step spent in _next_batch
         self._params = [p for p in unwrap_model(unit.model).parameters() if p.requires_grad]
         # Tensor-parallel slices have no layout to re-derive a full tensor from, so their
         # optimizer state is saved per rank (same topology to resume). Everything else,
@@ -131,7 +132,7 @@ class Trainer(Generic[BatchT]):
             seed_everything(self.config.seed + self.gang.rank)
         self.unit.model.train()  # validation switches to eval and back
         self._started = time.perf_counter()
-        meter, window_time = LossMeter(), 0.0
+        meter, window_time, window_wait = LossMeter(), 0.0, 0.0
         stop_reason: StopReason | None = None
         bar = tqdm(
             total=self.config.max_num_steps,
@@ -162,10 +163,11 @@ class Trainer(Generic[BatchT]):
                     continue
                 meter.update(loss_sum, num_targets)
                 window_time += time.perf_counter() - t0
+                window_wait += self._step_data_wait
                 if self.step % self.config.publish_metrics_every_n_steps == 0:
-                    self._publish(meter, window_time, grad_norm)
+                    self._publish(meter, window_time, window_wait, grad_norm)
                     bar.set_postfix(loss=f"{self._last_metrics['loss']:.3f}", refresh=False)
-                    meter, window_time = LossMeter(), 0.0
+                    meter, window_time, window_wait = LossMeter(), 0.0, 0.0
                 if stop_requested:
                     stop_reason = "signal" if stop.requested else "wall_time"
                 if self._due(self.config.validate_every_n_steps) and self._validate():
@@ -269,8 +271,11 @@ class Trainer(Generic[BatchT]):
         model, accumulation = self.unit.model, self.config.grad_accumulation
         loss_sum: Tensor | None = None
         num_targets: Tensor | int = 0
+        self._step_data_wait = 0.0
         for micro in range(accumulation):
+            fetch_start = time.perf_counter()
             batch = self._next_batch()
+            self._step_data_wait += time.perf_counter() - fetch_start
             if batch is None:
                 break
             no_sync = getattr(model, "no_sync", None)
@@ -323,7 +328,9 @@ class Trainer(Generic[BatchT]):
         return 0.0, 0.0, math.nan, stop
 
     # -------------------------------------------------------------- metrics, eval
-    def _publish(self, meter: LossMeter, window_time: float, grad_norm: float) -> None:
+    def _publish(
+        self, meter: LossMeter, window_time: float, window_wait: float, grad_norm: float
+    ) -> None:
         values: dict[str, float] = meter.values()
         values["grad_norm"] = grad_norm
         values["lr"] = self._step_lr
@@ -334,6 +341,10 @@ class Trainer(Generic[BatchT]):
         values.update(self.unit.extra_metrics())
         values["step_time_s"] = window_time / self.config.publish_metrics_every_n_steps
         values["targets_per_s"] = meter.num_targets / window_time if window_time else 0.0
+        # Time the steps spent waiting for their batches (the reader's iterator, epoch
+        # restarts included): per step, and as a share of the step time.
+        values["data_wait_s"] = window_wait / self.config.publish_metrics_every_n_steps
+        values["data_wait_share"] = min(1.0, window_wait / window_time) if window_time else 0.0
         values["elapsed_s"] = self._elapsed()
         self._last_metrics = values
         record_all(self.recorders, "train", self.step, values)
