@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, final
 
+import torch
 from torch import Tensor
 from typing_extensions import override
 
@@ -29,7 +30,7 @@ from seqkit.checkpoint.files import (
     save_tensors,
 )
 from seqkit.checkpoint.manifest import Manifest, read_manifest, write_manifest
-from seqkit.gang import Gang
+from seqkit.gang import Gang, ReduceOperation
 
 log = logging.getLogger(__name__)
 
@@ -146,31 +147,83 @@ class StandardCheckpointManager(CheckpointManager):
         gang = self._gang
         final_dir = self.step_dir(step)
         tmp_dir = final_dir.with_name(final_dir.name + ".tmp")
-        exists: list[object] = [final_dir.exists()]
-        if gang.rank == 0 and not exists[0]:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            if tmp_dir.exists():
-                shutil.rmtree(tmp_dir)
-            tmp_dir.mkdir()
-        gang.broadcast_objects(exists)
-        if exists[0]:
-            return final_dir  # this step boundary is already committed; its state is the same
-        gang.barrier()
+        # "committed": a verified step_N exists, so this step boundary is saved already;
+        # "corrupt": step_N exists but fails verification and is replaced by this save.
+        status: list[object] = ["absent"]
         if gang.rank == 0:
-            _write(tmp_dir / MODEL_FILE, lambda p: save_tensors(state.model, p))
-            _write(tmp_dir / OPTIMIZER_FILE, lambda p: save_object(dict(state.optimizer), p))
-            _write(tmp_dir / TRAINER_FILE, lambda p: save_object(dict(state.trainer), p))
-        _write(tmp_dir / rank_file(gang.rank), lambda p: save_object(dict(state.rank), p))
+            status[0] = self._existing_status(final_dir)
+            if status[0] != "committed":
+                self.directory.mkdir(parents=True, exist_ok=True)
+                if tmp_dir.exists():
+                    shutil.rmtree(tmp_dir)
+                tmp_dir.mkdir()
+        gang.broadcast_objects(status)
+        if status[0] == "committed":
+            return final_dir  # its state is the same as the one we would write
         gang.barrier()
+        error: CheckpointError | None = None
+        try:
+            if gang.rank == 0:
+                _write(tmp_dir / MODEL_FILE, lambda p: save_tensors(state.model, p))
+                _write(tmp_dir / OPTIMIZER_FILE, lambda p: save_object(dict(state.optimizer), p))
+                _write(tmp_dir / TRAINER_FILE, lambda p: save_object(dict(state.trainer), p))
+            _write(tmp_dir / rank_file(gang.rank), lambda p: save_object(dict(state.rank), p))
+        except CheckpointError as ex:
+            error = ex
+        # Every rank learns whether any rank failed, so none waits for a commit that the
+        # others abandoned.
+        failed = torch.tensor([0.0 if error is None else 1.0], device=gang.device)
+        gang.all_reduce(failed, ReduceOperation.MAX)
         if gang.rank == 0:
-            dp_size = int(str(state.trainer.get("dp_size", gang.size)))
-            write_manifest(tmp_dir, step=step, world_size=gang.size, dp_size=dp_size, score=score)
-            fsync_dir(tmp_dir)
-            tmp_dir.rename(final_dir)
-            fsync_dir(self.directory)
-            self._prune(keep=step)
-        gang.barrier()
+            try:
+                if failed.item() == 0.0:
+                    dp_size = int(str(state.trainer.get("dp_size", gang.size)))
+                    write_manifest(
+                        tmp_dir, step=step, world_size=gang.size, dp_size=dp_size, score=score
+                    )
+                    fsync_dir(tmp_dir)
+                    self._commit(tmp_dir, final_dir, replace=status[0] == "corrupt")
+                    self._prune(keep=step)
+            except CheckpointError as ex:
+                error = ex
+            if error is not None or failed.item() != 0.0:
+                shutil.rmtree(tmp_dir, ignore_errors=True)  # frees the space it took
+        committed: list[object] = [error is None and failed.item() == 0.0]
+        gang.broadcast_objects(committed)
+        if error is not None:
+            raise error
+        if not committed[0]:
+            raise CheckpointError(
+                f"Checkpoint {final_dir} was not committed: another rank failed to write it "
+                "(see its error). The checkpoints committed before it are intact.",
+                path=final_dir,
+            )
         return final_dir
+
+    def _existing_status(self, final_dir: Path) -> str:
+        """``"absent"``, ``"committed"`` (verifies) or ``"corrupt"`` for ``step_N``."""
+        if not final_dir.exists():
+            return "absent"
+        try:
+            self._verify(final_dir)
+        except CorruptCheckpointError as ex:
+            log.warning("Replacing corrupt checkpoint %s with a new save: %s", final_dir, ex)
+            return "corrupt"
+        return "committed"
+
+    def _commit(self, tmp_dir: Path, final_dir: Path, *, replace: bool) -> None:
+        """Rename the complete ``tmp_dir`` to ``final_dir``; a corrupt ``final_dir`` is
+        moved aside first and deleted only after the new one is in place."""
+        aside: Path | None = None
+        if replace:
+            aside = final_dir.with_name(final_dir.name + ".corrupt.tmp")
+            if aside.exists():
+                shutil.rmtree(aside)
+            final_dir.rename(aside)
+        tmp_dir.rename(final_dir)
+        fsync_dir(self.directory)
+        if aside is not None:
+            shutil.rmtree(aside)
 
     def _prune(self, keep: int) -> None:
         steps = self.committed_steps()
@@ -254,14 +307,25 @@ class StandardCheckpointManager(CheckpointManager):
     def load_model_state(self, step: int) -> dict[str, Tensor]:
         """The model state dict of checkpoint ``step``, verified against its manifest."""
         path = self.step_dir(step)
-        read_manifest(path, verify=True)
+        self._verify(path)
         return load_tensors(path / MODEL_FILE)
+
+    def _verify(self, path: Path) -> Manifest:
+        """Read ``path``'s manifest, check every file, and that rank 0's files are listed."""
+        manifest = read_manifest(path, verify=True)
+        missing = [n for n in (MODEL_FILE, OPTIMIZER_FILE, TRAINER_FILE) if n not in manifest.files]
+        if missing:
+            raise CorruptCheckpointError(
+                f"Checkpoint {path} is corrupt: its manifest does not list {', '.join(missing)}.",
+                path=path,
+            )
+        return manifest
 
     def _newest_valid(self) -> int | None:
         for step in reversed(self.committed_steps()):
             path = self.step_dir(step)
             try:
-                read_manifest(path, verify=True)
+                self._verify(path)
             except CorruptCheckpointError as ex:
                 log.error("Skipping corrupt checkpoint %s: %s", path, ex)
                 self.skipped.append((path, str(ex)))

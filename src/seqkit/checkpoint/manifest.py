@@ -10,7 +10,7 @@ from typing import Final
 import torch
 
 from seqkit.checkpoint.errors import CorruptCheckpointError
-from seqkit.checkpoint.files import fsync_file, sha256_file
+from seqkit.checkpoint.files import sha256_file, write_bytes
 
 MANIFEST_NAME: Final = "manifest.json"
 MANIFEST_FORMAT: Final = "seqkit.checkpoint"
@@ -73,8 +73,7 @@ def write_manifest(
     )
     body = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, **manifest.__dict__}
     path = directory / MANIFEST_NAME
-    path.write_text(json.dumps(body, indent=1, sort_keys=True), encoding="utf-8")
-    fsync_file(path)
+    write_bytes(path, json.dumps(body, indent=1, sort_keys=True).encode("utf-8"))
     return manifest
 
 
@@ -113,6 +112,12 @@ def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
         raise CorruptCheckpointError(
             f"Checkpoint manifest {path} lacks or mistypes a field ({ex}).", path=directory
         ) from ex
+    if not manifest.files:
+        raise CorruptCheckpointError(
+            f"Checkpoint {directory} is corrupt: its manifest {path} lists no files. Delete "
+            "it to use the previous checkpoint.",
+            path=directory,
+        )
     if verify:
         _verify_files(directory, manifest)
     return manifest
@@ -120,6 +125,11 @@ def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
 
 def _verify_files(directory: Path, manifest: Manifest) -> None:
     for rel, entry in manifest.files.items():
+        if not isinstance(entry, dict) or "size" not in entry or "sha256" not in entry:
+            raise CorruptCheckpointError(
+                f"Checkpoint manifest {directory / MANIFEST_NAME} has no size/sha256 for {rel}.",
+                path=directory,
+            )
         file = directory / rel
         if not file.is_file():
             raise CorruptCheckpointError(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -12,6 +14,8 @@ from typing import IO, final
 
 from tqdm import tqdm
 from typing_extensions import override
+
+log = logging.getLogger(__name__)
 
 MetricValues = Mapping[str, float | int]
 
@@ -25,6 +29,10 @@ class MetricRecorder(ABC):
 
     def close(self) -> None:  # noqa: B027 - most recorders hold nothing to release
         """Flush and release resources; the default does nothing."""
+
+    def resume(self, step: int) -> None:  # noqa: B027 - most recorders keep no history
+        """Training continues after ``step`` (a resumed checkpoint's step, 0 for a restart):
+        records of later steps are about to be recorded again. The default does nothing."""
 
 
 def _format(value: float | int) -> str:
@@ -53,13 +61,17 @@ class ConsoleRecorder(MetricRecorder):
 class JsonlRecorder(MetricRecorder):
     """Appends ``{"section", "step", **values}`` lines to a file, flushed per line.
 
-    Flushing each line means a killed run keeps everything it recorded; on resume the steps
-    after the last checkpoint are recorded again (identical values, see exact resume).
+    Flushing each line means a killed run keeps everything it recorded. A kill in the middle
+    of a write leaves a torn last line without its newline: opening the file drops that
+    fragment (the row it began belongs to a step after the last checkpoint, which a resumed
+    run records again). :meth:`resume` drops the rows of the steps after the resumed
+    checkpoint, so no row is in the file twice.
     """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        _drop_torn_tail(path)
         self._file: IO[str] | None = path.open("a", encoding="utf-8")
 
     @override
@@ -71,10 +83,91 @@ class JsonlRecorder(MetricRecorder):
         self._file.flush()
 
     @override
+    def resume(self, step: int) -> None:
+        """Rewrite the file (atomically) without the rows of steps after ``step`` and without
+        lines that do not parse; rows without an integer ``step`` are kept."""
+        if self._file is None:
+            raise ValueError(f"JsonlRecorder for {self.path} is closed.")
+        self._file.close()
+        self._file = None
+        kept: list[bytes] = []
+        dropped = damaged = 0
+        with self.path.open("rb") as f:
+            lines = f.read().splitlines(keepends=True)
+        for line in lines:
+            row = _parse_row(line)
+            if row is None:
+                damaged += line.strip() != b""
+                continue
+            row_step = row.get("step")
+            if isinstance(row_step, int) and not isinstance(row_step, bool) and row_step > step:
+                dropped += 1
+                continue
+            kept.append(line if line.endswith(b"\n") else line + b"\n")
+        if dropped or damaged:
+            tmp = self.path.with_name(f".{self.path.name}.tmp")
+            with tmp.open("wb") as f:
+                f.write(b"".join(kept))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+            log.info(
+                "Resuming after step %d: dropped %d row(s) of later steps and %d unreadable "
+                "line(s) from %s; those steps are recorded again.",
+                step,
+                dropped,
+                damaged,
+                self.path,
+            )
+        self._file = self.path.open("a", encoding="utf-8")
+
+    @override
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _parse_row(line: bytes) -> dict[str, object] | None:
+    """A JSONL line as a dict, or None if it is damaged (not UTF-8, not JSON, not a dict)."""
+    try:
+        row = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return row if isinstance(row, dict) else None
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Truncate ``path`` after its last newline if it does not end with one (a torn write)."""
+    try:
+        f = path.open("rb+")
+    except FileNotFoundError:
+        return
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        if end == 0:
+            return
+        f.seek(end - 1)
+        if f.read(1) == b"\n":
+            return
+        cut, pos = 0, end
+        while pos > 0:  # search backwards for the last complete line
+            begin = max(0, pos - (1 << 16))
+            f.seek(begin)
+            chunk = f.read(pos - begin)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                cut = begin + newline + 1
+                break
+            pos = begin
+        f.truncate(cut)
+        f.flush()
+        os.fsync(f.fileno())
+    log.warning(
+        "Dropped a torn last line (%d bytes, no newline) of %s, left by an interrupted write.",
+        end - cut,
+        path,
+    )
 
 
 @final

@@ -10,14 +10,15 @@ from torch.nn import Module
 from seqkit.models.errors import ModelError
 from seqkit.models.family import ModelFamilies
 from seqkit.models.save import unique_state_dict
-from seqkit.models.weights import save_safetensors
+from seqkit.models.weights import remove_checksums, save_safetensors, write_checksums
 
 
 def export_hf(model: Module, directory: str | Path, families: ModelFamilies) -> Path:
     """Write ``model`` to ``directory`` so ``transformers`` ``from_pretrained`` reads it.
 
     Tied output projections are left out, as Hugging Face does with
-    ``tie_word_embeddings``.
+    ``tie_word_embeddings``. ``checksums.sha256`` records the weights' sha256, which
+    :class:`~seqkit.models.ModelHub` verifies on load.
     """
     family_name = getattr(model, "family", None)
     config = getattr(model, "config", None)
@@ -30,6 +31,8 @@ def export_hf(model: Module, directory: str | Path, families: ModelFamilies) -> 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = [(converter.key_to_hf(key), t) for key, t in unique_state_dict(model)]
-    save_safetensors(tensors, directory / "model.safetensors", metadata={"format": "pt"})
+    remove_checksums(directory)
+    digest = save_safetensors(tensors, directory / "model.safetensors", metadata={"format": "pt"})
     (directory / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n")
+    write_checksums(directory, {"model.safetensors": digest})
     return directory

@@ -10,7 +10,7 @@ from torch import Tensor
 from torch.nn import Module, Parameter
 
 from seqkit.models.errors import CheckpointError, StateDictMismatchError
-from seqkit.models.weights import WeightFile, open_weight_file
+from seqkit.models.weights import WeightFile, open_weight_file, verify_weights_file
 
 KeyMap = Callable[[str], str | None]
 
@@ -25,12 +25,13 @@ def load_weights(
 ) -> None:
     """Fill ``model`` (typically on the meta device) with the tensors of ``files``.
 
-    ``key_map`` renames checkpoint keys to model keys (``None`` drops a key). Keys and
-    shapes are checked from the file headers before any data is read, and every
-    mismatch is reported in one :class:`StateDictMismatchError`. Tensors are moved to
-    ``device`` and floating ones cast to ``dtype`` (``None`` keeps the checkpoint's
-    dtype); each one replaces the model's placeholder, so memory peaks at one copy of
-    the weights plus the largest tensor.
+    Each file is first checked against the ``checksums.sha256`` beside it, if any
+    (:func:`~seqkit.models.weights.verify_weights_file`). ``key_map`` renames checkpoint
+    keys to model keys (``None`` drops a key). Keys and shapes are checked from the file
+    headers before any data is read, and every mismatch is reported in one
+    :class:`StateDictMismatchError`. Tensors are moved to ``device`` and floating ones cast
+    to ``dtype`` (``None`` keeps the checkpoint's dtype); each one replaces the model's
+    placeholder, so memory peaks at one copy of the weights plus the largest tensor.
     """
     device = device or torch.device("cpu")
     # Tied parameters appear under several names but are one tensor: group the names.
@@ -46,6 +47,7 @@ def load_weights(
         unexpected: list[str] = []
         wrong_shape: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
         for path in files:
+            verify_weights_file(path)  # against checksums.sha256, when the directory has one
             weight_file = open_weight_file(path)
             opened.append(weight_file)
             for key, shape in weight_file.shapes().items():

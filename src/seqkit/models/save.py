@@ -11,7 +11,7 @@ from torch.nn import Module
 
 from seqkit.models.errors import ModelError
 from seqkit.models.family import config_to_dict
-from seqkit.models.weights import save_safetensors
+from seqkit.models.weights import remove_checksums, save_safetensors, write_checksums
 
 MODEL_FORMAT: Final = "seqkit.model"
 MODEL_FORMAT_VERSION: Final = 1
@@ -22,7 +22,8 @@ def save_model(model: Module, directory: str | Path) -> Path:
 
     ``model.yaml`` holds ``format``, ``version``, ``model_family`` and ``model_config``;
     :meth:`seqkit.models.ModelHub.load` reads the directory back. Tied tensors are
-    written once (under their first name).
+    written once (under their first name). ``checksums.sha256`` records the weights'
+    sha256, which loading verifies.
     """
     family = getattr(model, "family", None)
     config = getattr(model, "config", None)
@@ -33,7 +34,8 @@ def save_model(model: Module, directory: str | Path) -> Path:
         )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    save_safetensors(unique_state_dict(model), directory / "model.safetensors")
+    remove_checksums(directory)
+    digest = save_safetensors(unique_state_dict(model), directory / "model.safetensors")
     document = {
         "format": MODEL_FORMAT,
         "version": MODEL_FORMAT_VERSION,
@@ -43,6 +45,7 @@ def save_model(model: Module, directory: str | Path) -> Path:
     tmp = directory / ".model.yaml.tmp"
     tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     tmp.replace(directory / "model.yaml")
+    write_checksums(directory, {"model.safetensors": digest})
     return directory
 
 

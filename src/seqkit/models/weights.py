@@ -9,20 +9,24 @@ That keeps peak memory at about one copy of the weights.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
 import mmap
 import os
 import struct
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import final
+from typing import Final, final
 
 import torch
 from torch import Tensor
 from typing_extensions import override
 
 from seqkit.models.errors import CheckpointError
+
+log = logging.getLogger(__name__)
 
 _DTYPES: dict[str, torch.dtype] = {
     "F64": torch.float64,
@@ -45,6 +49,15 @@ _COPY_CHUNK_BYTES = 8 * 1024 * 1024
 
 # Refuse headers larger than this: a corrupt length field must not make us read gigabytes.
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+CHECKSUMS_NAME: Final = "checksums.sha256"
+"""Beside the weights of a model directory seqkit wrote: ``<sha256>  <file name>`` lines,
+the format of ``sha256sum`` (so ``sha256sum -c checksums.sha256`` checks them too)."""
+
+# Files whose sha256 matched in this process, by (path, device, inode, size, mtime, ctime):
+# loading the same unchanged file again does not hash it again. Any write through the
+# filesystem changes ctime (which, unlike mtime, cannot be set back), so it hashes again.
+_VERIFIED: set[tuple[str, int, int, int, int, int]] = set()
 
 
 class WeightFile(ABC):
@@ -206,11 +219,14 @@ def open_weight_file(path: Path) -> WeightFile:
 
 def save_safetensors(
     tensors: Iterable[tuple[str, Tensor]], path: Path, *, metadata: Mapping[str, str] | None = None
-) -> None:
-    """Write ``tensors`` to ``path`` as safetensors, one tensor at a time, atomically.
+) -> str:
+    """Write ``tensors`` to ``path`` as safetensors, one tensor at a time, atomically;
+    return the file's sha256 (hex), computed while writing.
 
     Streaming avoids building the whole file in memory as ``safetensors.torch.save_file``
-    does; the file appears under its name only once complete.
+    does; the file appears under its name only once complete. When the directory has a
+    ``checksums.sha256``, the file's entry in it is updated (dropped before the file is
+    replaced, re-added after), so the record never names stale bytes.
     """
     items = [(key, t.detach()) for key, t in tensors]
     header: dict[str, object] = {}
@@ -230,13 +246,123 @@ def save_safetensors(
     encoded = json.dumps(header, separators=(",", ":")).encode()
     encoded += b" " * (-len(encoded) % 8)  # 8-byte alignment of the data section
     tmp = path.with_name(f".{path.name}.tmp")
+    digest = hashlib.sha256()
     with open(tmp, "wb") as fp:
-        fp.write(struct.pack("<Q", len(encoded)))
-        fp.write(encoded)
+        for chunk in (struct.pack("<Q", len(encoded)), encoded):
+            fp.write(chunk)
+            digest.update(chunk)
         for _, tensor in items:
             cpu = tensor.to("cpu").contiguous()
             if cpu.numel():
-                fp.write(cpu.reshape(-1).view(torch.uint8).numpy().data)
+                data = cpu.reshape(-1).view(torch.uint8).numpy().data
+                fp.write(data)
+                digest.update(data)
+        fp.flush()
+        os.fsync(fp.fileno())
+    checksums = read_checksums(path.parent)
+    if checksums is not None:
+        checksums.pop(path.name, None)
+        write_checksums(path.parent, checksums)
+    os.replace(tmp, path)
+    if checksums is not None:
+        write_checksums(path.parent, {**checksums, path.name: digest.hexdigest()})
+    return digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 4 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(4 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_checksums(directory: Path, digests: Mapping[str, str]) -> Path:
+    """Write ``directory/checksums.sha256`` (atomically) for the files in ``digests``."""
+    path = directory / CHECKSUMS_NAME
+    tmp = directory / f".{CHECKSUMS_NAME}.tmp"
+    body = "".join(f"{digest}  {name}\n" for name, digest in sorted(digests.items()))
+    with open(tmp, "w", encoding="utf-8") as fp:
+        fp.write(body)
         fp.flush()
         os.fsync(fp.fileno())
     os.replace(tmp, path)
+    return path
+
+
+def remove_checksums(directory: Path) -> None:
+    """Delete ``checksums.sha256`` before the files it lists are rewritten; until the new
+    one is written the directory loads unverified rather than as corrupt."""
+    with contextlib.suppress(FileNotFoundError):
+        (directory / CHECKSUMS_NAME).unlink()
+
+
+def read_checksums(directory: Path) -> dict[str, str] | None:
+    """``{file name: sha256}`` from ``directory/checksums.sha256``, or None without one."""
+    path = directory / CHECKSUMS_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as ex:
+        raise CheckpointError(path, f"the checksum file is unreadable ({ex})") from ex
+    digests: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        digest, sep, name = line.partition("  ")
+        name = name.removeprefix("*")
+        if not sep or not name or len(digest) != 64:
+            raise CheckpointError(path, f"line {number} is not '<sha256>  <file name>'")
+        digests[name] = digest.lower()
+    return digests
+
+
+def verify_weights_file(path: Path) -> None:
+    """Check ``path`` against the ``checksums.sha256`` beside it (if there is one).
+
+    Raises :class:`CheckpointError` naming the file when it is corrupt (sha256 mismatch).
+    Without a checksum file (model directories written before seqkit recorded checksums,
+    or by other tools) nothing is checked; a file the checksum file does not list (put
+    beside a model.yaml by hand) loads unverified, with a warning.
+
+    The first load in a process hashes the whole file (which also brings it into the page
+    cache the memory map then reads); a file verified once is not hashed again while its
+    inode, size, mtime and ctime stay the same.
+    """
+    checksums = read_checksums(path.parent)
+    if checksums is None:
+        return
+    expected = checksums.get(path.name)
+    if expected is None:
+        log.warning(
+            "%s is not listed in %s (it was not written with the model); loading it "
+            "without verification.",
+            path,
+            path.parent / CHECKSUMS_NAME,
+        )
+        return
+    try:
+        stat = path.stat()
+    except OSError as ex:
+        raise CheckpointError(path, f"cannot read the file ({ex.strerror})") from ex
+    stamp = (
+        str(path.resolve()),
+        stat.st_dev,
+        stat.st_ino,
+        stat.st_size,
+        stat.st_mtime_ns,
+        stat.st_ctime_ns,
+    )
+    if stamp in _VERIFIED:
+        return
+    actual = sha256_file(path)
+    if actual != expected:
+        raise CheckpointError(
+            path,
+            f"the file is corrupt: its sha256 is {actual}, but {CHECKSUMS_NAME} records "
+            f"{expected}. Its bytes changed after it was written (disk or copy error); "
+            "re-export or re-download it",
+        )
+    _VERIFIED.add(stamp)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -12,17 +15,37 @@ def read_loss_curve(
     metrics_path: Path, section: str = "train", key: str = "loss"
 ) -> list[tuple[int, float]]:
     """``(step, value)`` pairs of ``section``; a step recorded twice (after a resume) keeps
-    its last value."""
+    its last value.
+
+    Damaged lines (cut short by a kill, not UTF-8, not a JSON object, no integer ``step``)
+    are skipped, with one warning naming the file and the first damaged line numbers.
+    """
     points: dict[int, float] = {}
     if not metrics_path.is_file():
         return []
-    for line in metrics_path.read_text(encoding="utf-8").splitlines():
+    damaged: list[int] = []
+    for number, raw in enumerate(metrics_path.read_bytes().splitlines(), start=1):
+        if not raw.strip():
+            continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill; the resumed run records the step again
-        if record.get("section") == section and isinstance(record.get(key), int | float):
-            points[int(record["step"])] = float(record[key])
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            record = None
+        step = record.get("step") if isinstance(record, dict) else None
+        if not isinstance(record, dict) or not isinstance(step, int) or isinstance(step, bool):
+            damaged.append(number)
+            continue
+        value = record.get(key)
+        if record.get("section") == section and isinstance(value, int | float):
+            points[step] = float(value)
+    if damaged:
+        shown = ", ".join(map(str, damaged[:10])) + (", ..." if len(damaged) > 10 else "")
+        log.warning(
+            "Skipped %d unreadable line(s) of %s (line %s), e.g. cut short by a killed run.",
+            len(damaged),
+            metrics_path,
+            shown,
+        )
     return sorted(points.items())
 
 

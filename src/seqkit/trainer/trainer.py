@@ -440,6 +440,10 @@ class Trainer(Generic[BatchT]):
         if self.checkpoint_manager is None or not self.config.resume:
             return None
         loaded = self.checkpoint_manager.load_latest()
+        # The steps after the one training continues from are recorded again: recorders
+        # drop what they hold of them (metrics.jsonl rows), so none appears twice.
+        for recorder in self.recorders:
+            recorder.resume(0 if loaded is None else loaded.step)
         if loaded is None:
             return None
         self.load_state(loaded)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import tempfile
+from pathlib import Path
 
 import torch
 import yaml
 from typing_extensions import override
 
 from seqkit.cli.command import CliCommand
+from seqkit.cli.errors import CliUsageError
 from seqkit.models import ModelFamilies, ModelHub, export_hf, save_model
 from seqkit.models.family import config_to_dict
 
@@ -74,19 +78,72 @@ class ModelsExportCommand(CliCommand):
     @override
     def configure(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("source", help="card name, card file, or checkpoint dir/file")
-        parser.add_argument("output", help="directory to write")
+        parser.add_argument("output", help="directory to write (must not exist)")
         parser.add_argument("--format", choices=("hf", "seqkit"), default="hf")
         parser.add_argument(
             "--dtype", choices=sorted(_DTYPES), default=None, help="cast weights (default: keep)"
         )
+        parser.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="replace an existing output directory (the old one stays if the export fails)",
+        )
 
     @override
     def run(self, args: argparse.Namespace) -> int:
+        output = Path(args.output).expanduser()
+        _check_output(output, overwrite=args.overwrite)
         dtype = _DTYPES[args.dtype] if args.dtype else None
         model = self._hub.load(args.source, dtype=dtype)
-        if args.format == "hf":
-            out = export_hf(model, args.output, self._families)
-        else:
-            out = save_model(model, args.output)
-        print(f"wrote {args.format} model to {out}")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        # Written next to the target and renamed into place: a failed or killed export
+        # never leaves a half-written directory, and --overwrite keeps the old one until
+        # the new one is complete.
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+        )
+        try:
+            if args.format == "hf":
+                export_hf(model, staging, self._families)
+            else:
+                save_model(model, staging)
+            _replace_dir(staging, output)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        print(f"wrote {args.format} model to {output}")
         return 0
+
+
+def _check_output(output: Path, *, overwrite: bool) -> None:
+    if output.is_dir():
+        if not overwrite:
+            raise CliUsageError(
+                f"Output directory {output} already exists; pass --overwrite to replace it "
+                "(or choose another output)."
+            )
+    elif output.exists() or output.is_symlink():
+        raise CliUsageError(
+            f"Output {output} exists and is a file, not a directory; the export writes a "
+            "directory. Choose another output path (--overwrite only replaces directories)."
+        )
+
+
+def _replace_dir(staging: Path, output: Path) -> None:
+    """Rename the complete ``staging`` directory to ``output``, replacing an existing one.
+
+    The old directory is renamed aside first and deleted only after the new one is in place,
+    so at every moment one complete export exists (between the two renames, under the
+    aside name).
+    """
+    if not output.is_dir():
+        staging.rename(output)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".old", dir=output.parent))
+    aside.rmdir()
+    output.rename(aside)
+    try:
+        staging.rename(output)
+    except OSError:
+        aside.rename(output)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
