@@ -210,15 +210,13 @@ def test_mixture_follows_the_weights(tmp_path: Path) -> None:
     reader = lm_reader(datasets, seq_len=8, batch_size=2,
                        options=ReaderOptions(seed=1, weights=[3.0, 1.0]))  # fmt: skip
     plan = reader.plan()
-    share = float(np.mean(plan.datasets == 0))
+    share = float(np.mean(plan.datasets() == 0))
     assert 0.70 < share < 0.80
     unweighted = lm_reader(datasets, seq_len=8, batch_size=2, options=ReaderOptions(seed=1)).plan()
-    per_dataset = Counter(unweighted.datasets.tolist())
+    per_dataset = Counter(unweighted.datasets().tolist())
     assert per_dataset[0] > 0
     assert per_dataset[1] > 0
-    assert len(
-        set(zip(unweighted.datasets.tolist(), unweighted.starts.tolist(), strict=True))
-    ) == len(unweighted)
+    assert len(set(unweighted.order.tolist())) == len(unweighted)
 
 
 def test_validation_reads_every_example_with_equal_batches_per_rank(

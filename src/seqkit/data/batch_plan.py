@@ -23,7 +23,7 @@ used up at least once (a dataset that runs out starts over).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import final
 
 import numpy as np
@@ -32,7 +32,7 @@ import numpy.typing as npt
 from seqkit import _native
 from seqkit.data.pipeline import count, sample
 
-IntArray = npt.NDArray[np.int64]
+IntArray = npt.NDArray[np.signedinteger]
 
 _DATASET_SHIFT = 40
 """Bits of a batch number in the ints that carry ``(dataset, batch)`` through ``sample``."""
@@ -41,20 +41,26 @@ _DATASET_SHIFT = 40
 @final
 @dataclass(frozen=True)
 class BatchPlan:
-    """The batches of one epoch: batch ``b`` is ``ids[starts[b]:ends[b]]`` of dataset
-    ``datasets[b]`` (document ids, or window ids for language-model rows)."""
+    """The batches of one epoch.
+
+    Batch ``k`` holds the example ids ``ids[bounds[k]:bounds[k + 1]]`` (document ids, or
+    window ids for language-model rows) of the dataset ``d`` with ``dataset_starts[d] <= k
+    < dataset_starts[d + 1]``; the epoch reads the batches in the sequence ``order``. Ids
+    are int32 when they fit, and a single dataset's windows are never copied, so a plan
+    over a 2 GB token dataset stays within a few hundred MB.
+    """
 
     ids: IntArray
-    """Example ids, batch after batch (the same id may appear in several batches)."""
+    """Example ids, batch after batch, dataset after dataset."""
 
-    starts: IntArray
-    """Where each batch's ids start in ``ids``."""
+    bounds: IntArray
+    """``K + 1`` offsets into ``ids``: where each batch starts, then the end."""
 
-    ends: IntArray
-    """Where each batch's ids end in ``ids``."""
+    dataset_starts: IntArray
+    """``D + 1`` batch numbers: where each dataset's batches start, then ``K``."""
 
-    datasets: IntArray
-    """The dataset of each batch."""
+    order: IntArray
+    """The batch numbers in the order the epoch reads them (a mixture may repeat some)."""
 
     num_skipped: int = 0
     """Examples left out of the plan because one alone exceeds the token budget."""
@@ -66,11 +72,18 @@ class BatchPlan:
     """Tokens of the planned batches once padded (0 when unknown)."""
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return len(self.order)
 
     def batch(self, index: int) -> tuple[int, IntArray]:
-        """``(dataset, example ids)`` of batch ``index``."""
-        return int(self.datasets[index]), self.ids[self.starts[index] : self.ends[index]]
+        """``(dataset, example ids)`` of the ``index``-th batch the epoch reads."""
+        k = int(self.order[index])
+        dataset = int(np.searchsorted(self.dataset_starts, k, side="right")) - 1
+        ids = self.ids[self.bounds[k] : self.bounds[k + 1]]
+        return dataset, ids if ids.dtype == np.int64 else ids.astype(np.int64)
+
+    def datasets(self) -> IntArray:
+        """The dataset of every batch, in reading order."""
+        return np.searchsorted(self.dataset_starts, self.order, side="right").astype(np.int64) - 1
 
     @property
     def padding_efficiency(self) -> float | None:
@@ -78,24 +91,24 @@ class BatchPlan:
         return self.real_tokens / self.padded_tokens if self.padded_tokens else None
 
     def split_evenly(self, parts: int) -> BatchPlan:
-        """The same examples in a number of batches divisible by ``parts``: the largest
-        batches are halved until it is (every rank then reads as many batches)."""
-        starts, ends = self.starts.tolist(), self.ends.tolist()
-        datasets = self.datasets.tolist()
-        while len(starts) % parts:
-            sizes = [e - s for s, e in zip(starts, ends, strict=True)]
-            big = int(np.argmax(sizes))
-            if sizes[big] < 2:
+        """The same batches in reading order, the largest halved until their number is
+        divisible by ``parts`` (so every rank reads as many; for validation plans)."""
+        pieces = [self.batch(b) for b in range(len(self))]
+        while len(pieces) % parts:
+            big = max(range(len(pieces)), key=lambda i: len(pieces[i][1]))
+            dataset, ids = pieces[big]
+            if len(ids) < 2:
                 break
-            mid = starts[big] + sizes[big] // 2
-            starts.insert(big + 1, mid)
-            ends.insert(big, mid)
-            datasets.insert(big, datasets[big])
+            half = len(ids) // 2
+            pieces[big : big + 1] = [(dataset, ids[:half]), (dataset, ids[half:])]
+        pieces.sort(key=lambda piece: piece[0])  # batches grouped by dataset, order kept
+        sizes = [len(ids) for _, ids in pieces]
+        counts = np.bincount([d for d, _ in pieces], minlength=len(self.dataset_starts) - 1)
         return BatchPlan(
-            self.ids,
-            np.asarray(starts, dtype=np.int64),
-            np.asarray(ends, dtype=np.int64),
-            np.asarray(datasets, dtype=np.int64),
+            np.concatenate([ids for _, ids in pieces]) if pieces else self.ids[:0],
+            np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            np.arange(len(pieces), dtype=np.int64),
             self.num_skipped,
             self.real_tokens,
             self.padded_tokens,
@@ -124,8 +137,10 @@ def plan_windows(
     """
     per_dataset: list[tuple[IntArray, IntArray]] = []
     for d, n in enumerate(num_windows):
-        order = epoch_rng(seed, epoch, d).permutation(n) if shuffle else np.arange(n)
-        per_dataset.append(_fixed_batches(order.astype(np.int64), batch_size, drop=shuffle))
+        order = np.arange(n, dtype=_index_dtype(n))
+        if shuffle:
+            epoch_rng(seed, epoch, d).shuffle(order)  # in place: no second copy of the ids
+        per_dataset.append(_fixed_batches(order, batch_size, drop=shuffle))
     return _combine(per_dataset, seed=seed, epoch=epoch, shuffle=shuffle, weights=weights)
 
 
@@ -154,8 +169,10 @@ def plan_documents(
         n = len(columns[0])
         rng = epoch_rng(seed, epoch, d)
         if batch_size is not None:
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            ids, bounds = _fixed_batches(order.astype(np.int64), batch_size, drop=shuffle)
+            order = np.arange(n, dtype=_index_dtype(n))
+            if shuffle:
+                rng.shuffle(order)
+            ids, bounds = _fixed_batches(order, batch_size, drop=shuffle)
         else:
             assert max_num_tokens is not None
             ids, bounds, num_long = _budget_batches(columns, max_num_tokens, rng, shuffle=shuffle)
@@ -164,7 +181,11 @@ def plan_documents(
         real, padded = real + r, padded + p
         per_dataset.append((ids, bounds))
     plan = _combine(per_dataset, seed=seed, epoch=epoch, shuffle=shuffle, weights=weights)
-    return BatchPlan(plan.ids, plan.starts, plan.ends, plan.datasets, skipped, real, padded)
+    return replace(plan, num_skipped=skipped, real_tokens=real, padded_tokens=padded)
+
+
+def _index_dtype(n: int) -> type[np.signedinteger]:
+    return np.int32 if n < 2**31 else np.int64
 
 
 def _fixed_batches(order: IntArray, batch_size: int, *, drop: bool) -> tuple[IntArray, IntArray]:
@@ -173,7 +194,7 @@ def _fixed_batches(order: IntArray, batch_size: int, *, drop: bool) -> tuple[Int
     bounds[-1] = min(int(bounds[-1]), n)
     if len(bounds) > 1 and bounds[-1] == bounds[-2]:
         bounds = bounds[:-1]
-    return order[:n], bounds
+    return order[:n], bounds  # a view: no copy of the ids
 
 
 def _budget_batches(
@@ -219,32 +240,30 @@ def _combine(
     weights: Sequence[float] | None,
 ) -> BatchPlan:
     counts = [len(bounds) - 1 for _, bounds in per_dataset]
+    dataset_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    total = int(dataset_starts[-1])
     if weights is not None:
         picks = _sampled_batches(counts, weights, seed=seed, epoch=epoch)
+        order = dataset_starts[picks >> _DATASET_SHIFT] + (picks & ((1 << _DATASET_SHIFT) - 1))
     else:
-        picks = (
-            np.concatenate(
-                [(d << _DATASET_SHIFT) + np.arange(c, dtype=np.int64) for d, c in enumerate(counts)]
-            )
-            if counts
-            else np.zeros(0, dtype=np.int64)
-        )
+        order = np.arange(total, dtype=_index_dtype(total))
         if shuffle:
-            picks = epoch_rng(seed, epoch, len(counts)).permutation(picks)
-    datasets = picks >> _DATASET_SHIFT
-    batches = picks & ((1 << _DATASET_SHIFT) - 1)
-    starts = np.empty(len(picks), dtype=np.int64)
-    ends = np.empty(len(picks), dtype=np.int64)
-    offset = 0
-    id_parts = []
-    for d, (ids, bounds) in enumerate(per_dataset):
-        mine = datasets == d
-        starts[mine] = bounds[:-1][batches[mine]] + offset
-        ends[mine] = bounds[1:][batches[mine]] + offset
-        id_parts.append(ids)
-        offset += len(ids)
-    all_ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
-    return BatchPlan(all_ids, starts, ends, datasets.astype(np.int64))
+            epoch_rng(seed, epoch, len(counts)).shuffle(order)
+    if len(per_dataset) == 1:
+        ids, bounds = per_dataset[0]
+    else:
+        sizes = [len(ids) for ids, _ in per_dataset]
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        ids = (
+            np.concatenate([ids for ids, _ in per_dataset])
+            if per_dataset
+            else np.zeros(0, np.int64)
+        )
+        bounds = np.concatenate(
+            [b[:-1] + off for (_, b), off in zip(per_dataset, offsets[:-1], strict=True)]
+            + [np.asarray([offsets[-1]])]
+        ).astype(np.int64)
+    return BatchPlan(ids, bounds, dataset_starts, order)
 
 
 def _sampled_batches(
