@@ -126,6 +126,8 @@ def _refuse_anchors(text: str, source: str) -> None:
     try:
         while loader.check_event():
             event = loader.get_event()
+            if event is None:
+                break
             line = event.start_mark.line + 1 if event.start_mark is not None else None
             if isinstance(event, AliasEvent):
                 raise YamlError(
