@@ -190,6 +190,67 @@ nb::object str_to_py(const std::string& s) {
 }
 
 nb::object to_py(const Element& e, bool for_state);
+Element from_py(PyObject* o, bool for_state);
+
+// A value of a pipeline state that is not plain data: a foreign Python object (a class
+// instance, a function...). States are never pickled, so saving one fails; `op` is the
+// innermost operator whose state holds it and `where` the key path inside that state.
+struct OpaqueInState : std::runtime_error {
+  std::string type_name;
+  std::string op;
+  std::string where;
+  explicit OpaqueInState(std::string type)
+      : std::runtime_error("a Python object of type '" + type + "' in the pipeline state"),
+        type_name(std::move(type)) {}
+  void add_step(const std::string& step) {
+    if (op.empty()) where = step + where;
+  }
+};
+
+// The plain-data form of a foreign object that is still plain data: an int beyond int64,
+// a str with lone surrogates, a dict whose keys are not all str. Anything else throws
+// OpaqueInState: the state is never pickled.
+nb::object opaque_state_to_py(PyObject* obj) {
+  nb::handle h(obj);
+  if (PyLong_CheckExact(obj)) {
+    nb::dict d;
+    d["__int__"] = nb::str(h);
+    return std::move(d);
+  }
+  if (PyUnicode_CheckExact(obj)) {
+    PyObject* raw = PyUnicode_AsEncodedString(obj, "utf-8", "surrogatepass");
+    if (raw == nullptr) throw nb::python_error();
+    nb::dict d;
+    d["__str__"] = nb::steal(raw);
+    return std::move(d);
+  }
+  if (PyDict_CheckExact(obj)) {
+    nb::list items;
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(obj, &pos, &key, &value)) {
+      nb::object k;
+      try {
+        k = to_py(from_py(key, false), true);
+      } catch (OpaqueInState& err) {
+        err.add_step("{key}");
+        throw;
+      }
+      nb::object v;
+      try {
+        v = to_py(from_py(value, false), true);
+      } catch (OpaqueInState& err) {
+        err.add_step("[" + nb::cast<std::string>(nb::repr(nb::handle(key))) + "]");
+        throw;
+      }
+      items.append(nb::make_tuple(k, v));
+    }
+    nb::dict d;
+    d["__dict_items__"] = items;
+    return std::move(d);
+  }
+  throw OpaqueInState(Py_TYPE(obj)->tp_name);
+}
 
 nb::object list_to_py(const List& l, bool for_state) {
   std::size_t n = l.items.size();
@@ -197,7 +258,13 @@ nb::object list_to_py(const List& l, bool for_state) {
   if (out == nullptr) throw nb::python_error();
   nb::object guard = nb::steal(out);
   for (std::size_t i = 0; i < n; ++i) {
-    PyObject* item = to_py(l.items[i], for_state).release().ptr();
+    PyObject* item = nullptr;
+    try {
+      item = to_py(l.items[i], for_state).release().ptr();
+    } catch (OpaqueInState& err) {
+      err.add_step("[" + std::to_string(i) + "]");
+      throw;
+    }
     if (l.is_tuple && !for_state) {
       PyTuple_SET_ITEM(out, static_cast<Py_ssize_t>(i), item);
     } else {
@@ -212,7 +279,8 @@ nb::object list_to_py(const List& l, bool for_state) {
   return guard;
 }
 
-// `for_state`: plain data only (arrays as bytes, foreign objects pickled, tuples tagged).
+// `for_state`: plain data only (arrays as bytes, tuples tagged); a foreign object that is
+// not plain data throws OpaqueInState, never pickled.
 nb::object to_py(const Element& e, bool for_state) {
   const Element::Value& v = e.value;
   if (std::holds_alternative<std::monostate>(v)) return nb::none();
@@ -246,18 +314,27 @@ nb::object to_py(const Element& e, bool for_state) {
   if (const List* l = e.list()) return list_to_py(*l, for_state);
   if (const Dict* dict = e.dict()) {
     nb::dict out;
-    for (const auto& [k, item] : dict->items) out[nb::str(k.data(), k.size())] = to_py(item, for_state);
+    for (const auto& [k, item] : dict->items) {
+      try {
+        out[nb::str(k.data(), k.size())] = to_py(item, for_state);
+      } catch (OpaqueInState& err) {
+        err.add_step("." + k);
+        if (err.op.empty()) {
+          const Element* op = dict->find("op");
+          if (const auto* name = op != nullptr ? std::get_if<std::string>(&op->value) : nullptr) {
+            err.op = *name;
+          }
+        }
+        throw;
+      }
+    }
     return std::move(out);
   }
   const auto& opaque = std::get<Opaque>(v);
   nb::handle obj(static_cast<PyObject*>(opaque.object.get()));
   if (!for_state) return nb::borrow(obj);
-  nb::dict d;
-  d["__pickle__"] = nb::module_::import_("pickle").attr("dumps")(obj);
-  return std::move(d);
+  return opaque_state_to_py(obj.ptr());
 }
-
-Element from_py(PyObject* o, bool for_state);
 
 // Reads an exact int that fits one internal digit (every token id) without a call:
 // about 1 ns instead of 5-10 ns through PyLong_AsLongLongAndOverflow, which adds up over
@@ -425,8 +502,31 @@ Element from_py(PyObject* o, bool for_state) {
         return Element(token_slice(where, *dt, nb::cast<std::vector<std::int64_t>>(d["shape"])));
       }
       if (d.contains("__pickle__")) {
-        nb::object obj = nb::module_::import_("pickle").attr("loads")(d["__pickle__"]);
-        return from_py(obj.ptr(), false);
+        // Written by seqkit before states became plain data, or planted in a checkpoint:
+        // either way it is never unpickled (unpickling runs arbitrary code).
+        throw StateError(
+            "the state holds a pickled Python object ('__pickle__'), which seqkit never "
+            "unpickles: loading it could run arbitrary code. Pipeline states are plain data; "
+            "save the state again with this seqkit (map elements to plain data first), or "
+            "start the data from the beginning");
+      }
+      if (d.contains("__int__")) {
+        nb::object value = nb::module_::import_("builtins").attr("int")(nb::str(d["__int__"]));
+        return from_py(value.ptr(), false);
+      }
+      if (d.contains("__str__")) {
+        nb::bytes raw = nb::cast<nb::bytes>(d["__str__"]);
+        PyObject* value = PyUnicode_DecodeUTF8(raw.c_str(), static_cast<Py_ssize_t>(raw.size()), "surrogatepass");
+        if (value == nullptr) throw nb::python_error();
+        return from_py(nb::steal(value).ptr(), false);
+      }
+      if (d.contains("__dict_items__")) {
+        nb::dict value;
+        for (nb::handle pair : nb::cast<nb::list>(d["__dict_items__"])) {
+          nb::object k = to_py(from_py(nb::object(pair[0]).ptr(), true), false);
+          value[k] = to_py(from_py(nb::object(pair[1]).ptr(), true), false);
+        }
+        return from_py(value.ptr(), false);
       }
       if (d.contains("__tuple__")) {
         Element inner = from_py(nb::object(d["__tuple__"]).ptr(), true);
@@ -957,7 +1057,22 @@ nb::dict pipeline_state(PyPipeline& p) {
   d["format"] = kStateFormat;
   d["version"] = kStateVersion;
   d["position"] = p.position;
-  d["pipeline"] = to_py(st, true);
+  try {
+    d["pipeline"] = to_py(st, true);
+  } catch (const OpaqueInState& err) {
+    std::string op = err.op.empty() ? "?" : err.op;
+    std::string where = err.where.empty() ? "" : " (at '" + err.where.substr(err.where[0] == '.' ? 1 : 0) + "')";
+    nb::dict kwargs;
+    raise_error("DataPipelineStateError",
+                "cannot save the data-pipeline state: operator '" + op + "' holds a Python object of type '" +
+                    err.type_name + "'" + where +
+                    ", which is not plain data. A pipeline state holds only None, bool, int, float, str, bytes, "
+                    "lists, tuples, dicts and numeric arrays/tensors, and is never pickled, so that loading a "
+                    "checkpoint cannot run code. Map the elements to plain data before '" +
+                    op + "' (and rebuild the object after it), or save by position: keep an index in the "
+                    "pipeline and look the object up after it",
+                kwargs, nullptr);
+  }
   return d;
 }
 
@@ -981,6 +1096,9 @@ void pipeline_load_state(PyPipeline& p, nb::dict d) {
     st = from_py(nb::object(d["pipeline"]).ptr(), true);
   } catch (const StateError& e) {
     fail(std::string("cannot load the data-pipeline state: ") + e.what());
+  } catch (const nb::cast_error&) {
+    fail("cannot load the data-pipeline state: a tagged value in it is malformed; pass what "
+         "DataPipeline.state_dict() returned");
   }
   std::int64_t position = nb::cast<std::int64_t>(d["position"]);
   std::string error;

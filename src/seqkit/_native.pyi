@@ -15,9 +15,16 @@ class DataPipeline:
     def reset(self, reset_rng: bool = False) -> None:
         """Go back to the start; ``reset_rng`` also rewinds shuffle/sample RNGs to their seeds."""
     def state_dict(self) -> dict[str, Any]:
-        """The exact position as plain data (ints, strs, bytes, lists, dicts)."""
+        """The exact position as plain data (ints, strs, bytes, lists, dicts).
+
+        Raises ``DataPipelineStateError`` naming the operator when a buffer holds a Python
+        object that is not plain data: states are never pickled.
+        """
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Continue from a state made by ``state_dict()`` of an identically built pipeline."""
+        """Continue from a state made by ``state_dict()`` of an identically built pipeline.
+
+        Never unpickles: a pickled entry (``__pickle__``) raises ``DataPipelineStateError``.
+        """
     @property
     def is_broken(self) -> bool:
         """True after an operator failed, until ``reset()`` or ``load_state_dict()``."""

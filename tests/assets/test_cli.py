@@ -133,9 +133,12 @@ def test_download_fetches_every_file_of_the_card(
     assert _run(container, "assets", "download", "demo-lm2") == 0
     out = capsys.readouterr().out
     assert f"demo-lm2.checkpoint: {layers / 'system' / 'w.pt'}" in out
+    assert "no sha256 in the card, not verified" in out
     tok_line = next(line for line in out.splitlines() if line.startswith("demo-tok.tokenizer"))
-    assert Path(tok_line.split(": ", 1)[1]).read_bytes() == body
-    assert Path(tok_line.split(": ", 1)[1]).is_relative_to(layers / "cache")
+    assert tok_line.endswith(" (sha256 OK)")
+    tok_path = Path(tok_line.split(": ", 1)[1].rsplit(" (", 1)[0])
+    assert tok_path.read_bytes() == body
+    assert tok_path.is_relative_to(layers / "cache")
 
 
 def test_unknown_card_suggests(layers: Path) -> None:

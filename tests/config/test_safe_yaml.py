@@ -54,9 +54,9 @@ def test_duplicate_key_in_a_nested_mapping_is_rejected() -> None:
         load_yaml_string("model:\n  dim: 1\n  heads: 2\n  dim: 3\n", source="x.yaml")
 
 
-def test_merge_keys_override_without_counting_as_duplicates() -> None:
-    doc = load_yaml_string("base: &b {x: 1, y: 2}\nchild:\n  <<: *b\n  x: 5\n")
-    assert doc.data == {"base": {"x": 1, "y": 2}, "child": {"x": 5, "y": 2}}
+def test_merge_keys_are_refused_as_aliases() -> None:
+    with pytest.raises(YamlError, match=r"m\.yaml:1: .*anchors are not allowed \('&b'\)"):
+        load_yaml_string("base: &b {x: 1, y: 2}\nchild:\n  <<: *b\n  x: 5\n", source="m.yaml")
 
 
 def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
@@ -105,15 +105,35 @@ def test_empty_text_is_none() -> None:
     assert load_yaml_string_documents("") == []
 
 
-def test_alias_bomb_stays_cheap() -> None:
-    # Nine levels of nine aliases would expand to 9**9 items if walked naively.
+def billion_laughs() -> str:
+    """Nine levels of nine aliases: 9**9 items once the value is walked."""
     lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 10):
         refs = ", ".join([f"*l{i - 1}"] * 9)
         lines.append(f"l{i}: &l{i} [{refs}]")
-    doc = load_yaml_string("\n".join(lines) + "\n")
-    assert isinstance(doc.data, dict)
-    assert len(doc.data) == 10
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_is_refused_naming_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(billion_laughs())
+    with pytest.raises(YamlError, match=r"anchors are not allowed \('&l0'\)") as info:
+        load_yaml_documents(path)
+    assert info.value.line == 1
+    assert info.value.source == str(path)
+
+
+def test_alias_without_anchor_is_refused_at_its_line() -> None:
+    # An alias to an undefined anchor is a YAML error; a defined one is refused either way.
+    with pytest.raises(YamlError) as info:
+        load_yaml_string("a: 1\nb: *nothing\n", source="x.yaml")
+    assert info.value.line == 2
+
+
+def test_alias_in_a_later_document_is_refused() -> None:
+    with pytest.raises(YamlError, match="anchors are not allowed") as info:
+        load_yaml_string_documents("a: 1\n---\nb: &x 1\nc: *x\n", source="s.yaml")
+    assert info.value.line == 3
 
 
 def test_missing_and_non_utf8_files_are_yaml_errors(tmp_path: Path) -> None:

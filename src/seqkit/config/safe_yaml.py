@@ -3,7 +3,9 @@
 PyYAML's ``safe_load`` silently keeps the last of two equal keys, so a typo in a config or
 an asset card can drop a value without a word (RELIABILITY.md #4). The loaders here use
 ``yaml.SafeLoader`` (no Python object tags, ever), refuse duplicate keys naming both lines,
-and return each document with the 1-based line of every key so that later validation errors
+refuse anchors and aliases (``&name``/``*name``, and so ``<<`` merges of them: a ten-line
+"billion laughs" file would otherwise expand to gigabytes once its value is walked), and
+return each document with the 1-based line of every key so that later validation errors
 can point at ``file:line``::
 
     for doc in load_yaml_documents(path):
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Final
 
 import yaml
+from yaml.events import AliasEvent, NodeEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from seqkit.errors import SeqkitError
@@ -113,9 +116,39 @@ class _StrictLoader(_BaseLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _refuse_anchors(text: str, source: str) -> None:
+    """Raise at the first anchor or alias of ``text``: cards and configs are plain trees.
+
+    An alias makes the loaded value share (and a consumer walking it repeat) the anchored
+    node, so ten lines of nested aliases grow to 10**9 items; no config needs them.
+    """
+    loader = _BaseLoader(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if event is None:
+                break
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
+            if isinstance(event, AliasEvent):
+                raise YamlError(
+                    f"YAML aliases are not allowed ('*{event.anchor}'); write the value out "
+                    "in full instead of referring to an anchor",
+                    source=source,
+                    line=line,
+                )
+            if isinstance(event, NodeEvent) and event.anchor is not None:
+                raise YamlError(
+                    f"YAML anchors are not allowed ('&{event.anchor}'); cards and configs "
+                    "must be plain trees: remove the anchor and write values out in full",
+                    source=source,
+                    line=line,
+                )
+    finally:
+        loader.dispose()
+
+
 def _collect_lines(node: Node, path: KeyPath, out: dict[KeyPath, int], seen: set[int]) -> None:
-    # Aliases share node objects; visiting each node once keeps "billion laughs" documents
-    # (exponential expansion through aliases) linear here.
+    # Anchors are refused before this runs; the check keeps the walk linear regardless.
     if id(node) in seen:
         return
     seen.add(id(node))
@@ -137,6 +170,7 @@ def _iter_documents(text: str, source: str) -> Iterator[YamlDocument]:
     loader = _StrictLoader(text)
     index = 0
     try:
+        _refuse_anchors(text, source)
         while loader.check_node():
             node = loader.get_node()
             if node is None:  # an empty stream yields one empty document

@@ -139,6 +139,16 @@ class AssetsDownloadCommand(_OneCardCommand):
     help = "download and verify every file a card points to"
 
     @override
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        super().configure(parser)
+        parser.add_argument(
+            "--verify",
+            action="store_true",
+            help="hash every file against the card's sha256 in full, even cached ones whose "
+            "size and mtime are unchanged, and extract cached archives again",
+        )
+
+    @override
     def run(self, args: argparse.Namespace) -> int:
         store = self._resolver.resolve(AssetStore)
         manager = self._resolver.resolve(AssetDownloadManager)
@@ -158,8 +168,10 @@ class AssetsDownloadCommand(_OneCardCommand):
                 if field_name == "tokenizer" and value in names and card.kind == "model":
                     pending.append(store.retrieve_card(value, env=args.env))
                     continue
-                path = manager.resolve_path(card, field_name)
-                print(f"{card.name}.{field_name}: {path}")
+                path = manager.resolve_path(card, field_name, verify=args.verify)
+                checked = card.field(f"{field_name}_sha256").exists()
+                note = "sha256 OK" if checked else "no sha256 in the card, not verified"
+                print(f"{card.name}.{field_name}: {path} ({note})")
                 count += 1
         if count == 0:
             print(f"Card '{args.name}' points to no file ({', '.join(URI_FIELDS)}).")
