@@ -123,4 +123,51 @@ std::vector<std::int64_t> pack_by_budget(const std::vector<const std::int64_t*>&
   return bounds;
 }
 
+Element PlannedBatches::gather(std::int64_t position) const {
+  if (position < 0 || position >= num_positions) {
+    throw PipelineError("batch " + std::to_string(position) + " is not in the epoch's plan of " +
+                        std::to_string(num_positions) + " batches");
+  }
+  const std::int64_t k = order_int32 ? static_cast<const std::int32_t*>(order)[position]
+                                     : static_cast<const std::int64_t*>(order)[position];
+  const auto num_datasets = static_cast<std::int64_t>(datasets.size());
+  const std::int64_t d =
+      std::upper_bound(dataset_starts, dataset_starts + num_datasets + 1, k) - dataset_starts - 1;
+  if (d < 0 || d >= num_datasets) throw PipelineError("a planned batch names no dataset");
+  const std::int64_t begin = bounds[k], n = bounds[k + 1] - bounds[k];
+  std::vector<std::int64_t> ids_of(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    ids_of[static_cast<std::size_t>(i)] = ids_int32 ? static_cast<const std::int32_t*>(ids)[begin + i]
+                                                    : static_cast<const std::int64_t*>(ids)[begin + i];
+  }
+  const auto& columns = datasets[static_cast<std::size_t>(d)];
+  Dict out;
+  out.items.emplace_back("dataset", Element(d));
+  if (kind == Kind::kWindows) {
+    Array rows = Array::allocate(DType::kInt64, {n, seq_len + 1});
+    Array counts = Array::allocate(DType::kInt64, {n});
+    std::vector<std::int64_t> pieces;
+    pieces.reserve(static_cast<std::size_t>(n) * 4);
+    gather_windows(columns[0], ids_of.data(), n, seq_len, static_cast<std::int64_t*>(rows.mutable_data()), pieces,
+                   static_cast<std::int64_t*>(counts.mutable_data()));
+    Array flat = Array::allocate(DType::kInt64, {static_cast<std::int64_t>(pieces.size())});
+    std::copy(pieces.begin(), pieces.end(), static_cast<std::int64_t*>(flat.mutable_data()));
+    out.items.emplace_back("rows", Element(std::move(rows)));
+    out.items.emplace_back("pieces", Element(std::move(flat)));
+    out.items.emplace_back("counts", Element(std::move(counts)));
+    return Element(std::move(out));
+  }
+  for (std::size_t c = 0; c < columns.size(); ++c) {
+    const std::int64_t width = max_document_length(columns[c], ids_of.data(), n);
+    Array padded = Array::allocate(DType::kInt64, {n, width});
+    Array lengths = Array::allocate(DType::kInt64, {n});
+    gather_padded(columns[c], ids_of.data(), n, pad_values[c], width, static_cast<std::int64_t*>(padded.mutable_data()),
+                  static_cast<std::int64_t*>(lengths.mutable_data()));
+    const std::string name = "c" + std::to_string(c);
+    out.items.emplace_back(name, Element(std::move(padded)));
+    out.items.emplace_back(name + "_lens", Element(std::move(lengths)));
+  }
+  return Element(std::move(out));
+}
+
 }  // namespace seqkit

@@ -866,7 +866,29 @@ void run_py_chunk(const std::vector<PyMapStage>& stages, std::int64_t parallel, 
 
 // A map callable (or a list of them, applied in order) as a chunk function, with the
 // largest chunk it gets.
+// seqkit.data's planned-batch gather (PlannedBatches) as a Python object: the views it
+// holds point into the NumPy arrays in `keep`.
+struct PyPlannedGather {
+  PlannedBatches batches;
+  std::vector<nb::object> keep;
+};
+
+// A planned gather runs as native work: no GIL, one batch per call.
+std::pair<MapChunkFn, std::int64_t> planned_gather_fn(nb::handle fn) {
+  const PlannedBatches* plan = &nb::cast<PyPlannedGather&>(fn).batches;
+  MapChunkFn chunk = [plan, keep = py_ref(fn.ptr())](const std::vector<Element>& inputs,
+                                                     std::vector<Element>& outputs) {
+    for (const auto& e : inputs) {
+      const auto* position = std::get_if<std::int64_t>(&e.value);
+      if (position == nullptr) throw PipelineError("a planned gather takes batch positions (ints)");
+      outputs.push_back(plan->gather(*position));
+    }
+  };
+  return {std::move(chunk), 1};
+}
+
 std::pair<MapChunkFn, std::int64_t> wrap_map_fn(nb::handle fn, std::int64_t parallel) {
+  if (nb::isinstance<PyPlannedGather>(fn)) return planned_gather_fn(fn);
   std::vector<nb::handle> fns;
   if (PyList_Check(fn.ptr()) || PyTuple_Check(fn.ptr())) {
     for (nb::handle f : fn) fns.push_back(f);
@@ -1311,48 +1333,91 @@ nb::ndarray<nb::numpy, std::int64_t> owned_int64(std::vector<std::int64_t>&& val
   return nb::ndarray<nb::numpy, std::int64_t>(held->data(), shape.size(), shape.data(), owner);
 }
 
-[[noreturn]] void raise_data_error(const PipelineError& err) { throw nb::value_error(err.what()); }
 
-nb::tuple py_gather_windows(const ReadOnly1D& tokens, const OffsetArray& offsets, const Int64Array& ids,
-                            std::int64_t seq_len) {
-  if (seq_len < 1) throw nb::value_error("seq_len must be at least 1");
-  TokenColumn column = token_column(tokens, offsets);
-  const auto rows = static_cast<std::int64_t>(ids.shape(0));
-  std::vector<std::int64_t> out(static_cast<std::size_t>(rows * (seq_len + 1)));
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(rows));
-  std::vector<std::int64_t> doc_lens;
-  try {
-    nb::gil_scoped_release nogil;
-    doc_lens.reserve(static_cast<std::size_t>(rows) * 4);
-    gather_windows(column, ids.data(), rows, seq_len, out.data(), doc_lens, counts.data());
-  } catch (const PipelineError& err) {
-    raise_data_error(err);
+Int64Array as_int64(nb::handle array, const char* what) {
+  Int64Array out;
+  if (!nb::try_cast(array, out, false)) {
+    throw nb::type_error((std::string(what) + " must be a contiguous int64 array").c_str());
   }
-  const std::size_t num_pieces = doc_lens.size();
-  return nb::make_tuple(
-      owned_int64(std::move(out), {static_cast<std::size_t>(rows), static_cast<std::size_t>(seq_len + 1)}),
-      owned_int64(std::move(doc_lens), {num_pieces}), owned_int64(std::move(counts), {static_cast<std::size_t>(rows)}));
+  return out;
 }
 
-nb::tuple py_gather_padded(const ReadOnly1D& tokens, const OffsetArray& offsets, const Int64Array& ids,
-                           std::int64_t pad_value, std::int64_t pad_to_multiple) {
-  if (pad_to_multiple < 1) throw nb::value_error("pad_to_multiple must be at least 1");
-  TokenColumn column = token_column(tokens, offsets);
-  const auto rows = static_cast<std::int64_t>(ids.shape(0));
-  std::vector<std::int64_t> out;
-  std::vector<std::int64_t> lengths(static_cast<std::size_t>(rows));
-  std::int64_t width = 0;
-  try {
-    nb::gil_scoped_release nogil;
-    width = max_document_length(column, ids.data(), rows);
-    width = (width + pad_to_multiple - 1) / pad_to_multiple * pad_to_multiple;
-    out.resize(static_cast<std::size_t>(rows * width));
-    gather_padded(column, ids.data(), rows, pad_value, width, out.data(), lengths.data());
-  } catch (const PipelineError& err) {
-    raise_data_error(err);
+// ids and order may be int32 (plans over large datasets) or int64.
+const void* index_data(nb::handle array, const char* what, bool& is_int32, std::int64_t& size) {
+  ReadOnly1D arr;
+  if (!nb::try_cast(array, arr, false)) throw nb::type_error((std::string(what) + " must be a 1-d array").c_str());
+  std::optional<DType> dt = from_dl(arr.dtype());
+  if (!dt || (*dt != DType::kInt32 && *dt != DType::kInt64)) {
+    throw nb::type_error((std::string(what) + " must be an int32 or int64 array").c_str());
   }
-  return nb::make_tuple(owned_int64(std::move(out), {static_cast<std::size_t>(rows), static_cast<std::size_t>(width)}),
-                        owned_int64(std::move(lengths), {static_cast<std::size_t>(rows)}));
+  is_int32 = *dt == DType::kInt32;
+  size = static_cast<std::int64_t>(arr.shape(0));
+  return arr.data();
+}
+
+PyPlannedGather* make_planned_gather(const std::string& kind, nb::list datasets, std::vector<std::int64_t> pad_values,
+                                     std::int64_t seq_len, nb::handle ids, nb::handle bounds,
+                                     nb::handle dataset_starts, nb::handle order) {
+  auto* g = new PyPlannedGather();
+  std::unique_ptr<PyPlannedGather> owner(g);
+  PlannedBatches& p = g->batches;
+  if (kind == "windows") {
+    p.kind = PlannedBatches::Kind::kWindows;
+    if (seq_len < 1) throw nb::value_error("seq_len must be at least 1");
+  } else if (kind == "padded") {
+    p.kind = PlannedBatches::Kind::kPadded;
+  } else {
+    throw nb::value_error("kind must be 'windows' or 'padded'");
+  }
+  p.seq_len = seq_len;
+  p.pad_values = std::move(pad_values);
+  for (nb::handle dataset : datasets) {
+    std::vector<TokenColumn> columns;
+    for (nb::handle column : dataset) {
+      nb::tuple pair = nb::cast<nb::tuple>(column);
+      ReadOnly1D tokens = nb::cast<ReadOnly1D>(pair[0]);
+      OffsetArray offsets = nb::cast<OffsetArray>(pair[1]);
+      columns.push_back(token_column(tokens, offsets));
+      g->keep.push_back(nb::borrow(pair[0]));
+      g->keep.push_back(nb::borrow(pair[1]));
+    }
+    if (columns.empty()) throw nb::value_error("a dataset needs at least one column");
+    if (p.kind == PlannedBatches::Kind::kWindows && columns.size() != 1) {
+      throw nb::value_error("windows read one column per dataset");
+    }
+    if (p.kind == PlannedBatches::Kind::kPadded && columns.size() != p.pad_values.size()) {
+      throw nb::value_error("one pad value per column");
+    }
+    p.datasets.push_back(std::move(columns));
+  }
+  if (p.datasets.empty()) throw nb::value_error("a plan needs at least one dataset");
+  std::int64_t num_ids = 0, num_order = 0;
+  p.ids = index_data(ids, "ids", p.ids_int32, num_ids);
+  p.order = index_data(order, "order", p.order_int32, num_order);
+  p.num_positions = num_order;
+  Int64Array b = as_int64(bounds, "bounds"), starts = as_int64(dataset_starts, "dataset_starts");
+  if (static_cast<std::size_t>(starts.shape(0)) != p.datasets.size() + 1) {
+    throw nb::value_error("dataset_starts must hold one entry per dataset and the total");
+  }
+  const std::int64_t num_batches = static_cast<std::int64_t>(b.shape(0)) - 1;
+  if (num_batches < 0 || starts.data()[p.datasets.size()] != num_batches) {
+    throw nb::value_error("bounds and dataset_starts disagree on the number of batches");
+  }
+  for (std::int64_t k = 0; k < num_batches; ++k) {
+    if (b.data()[k] < 0 || b.data()[k] > b.data()[k + 1] || b.data()[k + 1] > num_ids) {
+      throw nb::value_error("bounds must rise within the ids");
+    }
+  }
+  for (std::int64_t i = 0; i < num_order; ++i) {
+    const std::int64_t k = p.order_int32 ? static_cast<const std::int32_t*>(p.order)[i]
+                                         : static_cast<const std::int64_t*>(p.order)[i];
+    if (k < 0 || k >= num_batches) throw nb::value_error("order names a batch the plan does not have");
+  }
+  p.bounds = b.data();
+  p.dataset_starts = starts.data();
+  for (nb::handle h : {ids, bounds, dataset_starts, order}) g->keep.push_back(nb::borrow(h));
+  owner.release();
+  return g;
 }
 
 nb::tuple py_pack_by_budget(const std::vector<Int64Array>& lengths, std::int64_t max_tokens,
@@ -1615,10 +1680,11 @@ NB_MODULE(_native, m) {
   m.def("utf8_size", &utf8_size, nb::arg("lines"), "Total UTF-8 size of a list of str/bytes.");
   m.def("lines_to_check", &lines_to_check, nb::arg("lines"), nb::arg("max_chars"),
         "Indices of the lines that are bytes, empty, whitespace only or over max_chars.");
-  m.def("gather_windows", &py_gather_windows, nb::arg("tokens"), nb::arg("offsets"), nb::arg("window_ids"),
-        nb::arg("seq_len"), "Rows of L + 1 tokens at windows ids*L, with their document pieces.");
-  m.def("gather_padded", &py_gather_padded, nb::arg("tokens"), nb::arg("offsets"), nb::arg("ids"),
-        nb::arg("pad_value"), nb::arg("pad_to_multiple") = 1, "Documents ids right-padded into one int64 array.");
+  nb::class_<PyPlannedGather>(m, "PlannedGather",
+                               "One epoch's planned batches as a native map step (seqkit.data.batches).")
+      .def(nb::new_(&make_planned_gather), nb::arg("kind"), nb::arg("datasets"), nb::arg("pad_values"),
+           nb::arg("seq_len"), nb::arg("ids"), nb::arg("bounds"), nb::arg("dataset_starts"), nb::arg("order"))
+      .def_prop_ro("num_batches", [](const PyPlannedGather& g) { return g.batches.num_positions; });
   m.def("pack_by_budget", &py_pack_by_budget, nb::arg("lengths"), nb::arg("max_tokens"),
         nb::arg("max_batch_size") = 0, "Cut ordered examples into batches within a padded-token budget.");
 }

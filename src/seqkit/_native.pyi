@@ -42,7 +42,7 @@ class DataPipelineBuilder:
 
     def map(
         self,
-        fn: Callable[[Any], Any] | Sequence[Callable[[Any], Any]],
+        fn: Callable[[Any], Any] | Sequence[Callable[[Any], Any]] | PlannedGather,
         num_parallel_calls: int = 1,
         selector: str | None = None,
     ) -> Self:
@@ -126,24 +126,25 @@ def utf8_size(lines: list[str | bytes] | list[str] | list[bytes]) -> int:
 def lines_to_check(lines: list[str | bytes], max_chars: int) -> list[int]:
     """Indices of the lines that are bytes, empty, whitespace only or over max_chars."""
 
-def gather_windows(
-    tokens: npt.NDArray[Any],
-    offsets: npt.NDArray[np.uint64],
-    window_ids: npt.NDArray[np.int64],
-    seq_len: int,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Rows of L + 1 tokens at windows ids*L, with their document pieces."""
-
-def gather_padded(
-    tokens: npt.NDArray[Any],
-    offsets: npt.NDArray[np.uint64],
-    ids: npt.NDArray[np.int64],
-    pad_value: int,
-    pad_to_multiple: int = 1,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Documents ids right-padded into one int64 array."""
-
 def pack_by_budget(
     lengths: list[npt.NDArray[np.int64]], max_tokens: int, max_batch_size: int = 0
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Cut ordered examples into batches within a padded-token budget."""
+
+@final
+class PlannedGather:
+    """One epoch's planned batches as a native map step (seqkit.data.batches)."""
+
+    def __init__(
+        self,
+        kind: str,
+        datasets: list[list[tuple[npt.NDArray[Any], npt.NDArray[np.uint64]]]],
+        pad_values: list[int],
+        seq_len: int,
+        ids: npt.NDArray[np.signedinteger],
+        bounds: npt.NDArray[np.int64],
+        dataset_starts: npt.NDArray[np.int64],
+        order: npt.NDArray[np.signedinteger],
+    ) -> None: ...
+    @property
+    def num_batches(self) -> int: ...

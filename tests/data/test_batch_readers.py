@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from seqkit.data import (
+    DataPipelineError,
     DataReadError,
     NotEnoughDataError,
     PackedBatch,
@@ -21,6 +22,7 @@ from seqkit.data import (
     lm_reader,
     masked_reader,
     pair_reader,
+    read_sequence,
     write_tokens,
 )
 
@@ -267,3 +269,28 @@ def test_a_dataset_made_with_another_tokenizer_of_the_same_size(tmp_path: Path) 
     dataset.check_vocabulary(1000)  # nothing to compare: the ids fit
     with pytest.raises(DataReadError, match="made with another tokenizer"):
         dataset.check_vocabulary(1000, tokenizer_sha256="b" * 64)
+
+
+def test_a_malformed_plan_is_refused_by_the_native_gather(lm_dataset: TokenDataset) -> None:
+    from seqkit import _native
+
+    col = lm_dataset.column("")
+    columns = [[(col.tokens, col.offsets)]]
+    ids = np.arange(8, dtype=np.int32)
+    bounds = np.array([0, 4, 8], dtype=np.int64)
+    starts = np.array([0, 2], dtype=np.int64)
+    good = _native.PlannedGather("windows", columns, [], 4, ids, bounds, starts, np.array([1, 0]))
+    assert good.num_batches == 2
+    with pytest.raises(ValueError, match="order names a batch"):
+        _native.PlannedGather("windows", columns, [], 4, ids, bounds, starts, np.array([2]))
+    bad = np.array([0, 9, 8], dtype=np.int64)
+    with pytest.raises(ValueError, match="bounds must rise"):
+        _native.PlannedGather("windows", columns, [], 4, ids, bad, starts, np.array([0]))
+    with pytest.raises(ValueError, match="kind must be"):
+        _native.PlannedGather("rows", columns, [], 4, ids, bounds, starts, np.array([0]))
+    huge = np.array([10**9], dtype=np.int32)
+    far = _native.PlannedGather("windows", columns, [], 4, huge, np.array([0, 1]),
+                                np.array([0, 1]), np.array([0]))  # fmt: skip
+    pipeline = read_sequence([0]).map(far).and_return()
+    with pytest.raises(DataPipelineError, match="past the end"):
+        next(iter(pipeline))

@@ -45,4 +45,29 @@ std::vector<std::int64_t> pack_by_budget(const std::vector<const std::int64_t*>&
                                          std::int64_t max_tokens, std::int64_t max_batch_size,
                                          std::vector<std::int64_t>& kept, std::vector<std::int64_t>& too_long);
 
+// One epoch's plan over token datasets, as a pipeline map step: the position of a batch in
+// the epoch goes in, its gathered arrays come out (no Python, no GIL). Views only: whoever
+// builds it keeps the plan arrays and the datasets alive for its lifetime.
+struct PlannedBatches {
+  enum class Kind { kWindows, kPadded };
+
+  Kind kind = Kind::kWindows;
+  std::vector<std::vector<TokenColumn>> datasets;  // per dataset, its columns (windows: one)
+  std::vector<std::int64_t> pad_values;            // kPadded: per column
+  std::int64_t seq_len = 0;                        // kWindows: tokens per row input
+
+  const void* ids = nullptr;  // example ids, int32 or int64
+  bool ids_int32 = false;
+  const std::int64_t* bounds = nullptr;          // num_all_batches + 1
+  const std::int64_t* dataset_starts = nullptr;  // datasets.size() + 1
+  const void* order = nullptr;                   // num_positions batch numbers, int32 or int64
+  bool order_int32 = false;
+  std::int64_t num_positions = 0;
+
+  // Windows: {"dataset", "rows" [B, L+1], "pieces" [P], "counts" [B]}; padded: {"dataset",
+  // "c0" [B, W0], "c0_lens" [B], "c1", "c1_lens", ...}. Throws PipelineError when the
+  // position or an id is out of range.
+  Element gather(std::int64_t position) const;
+};
+
 }  // namespace seqkit

@@ -7,7 +7,7 @@ means the same on any number of ranks. The rest runs on the native pipeline::
 
     count(consumed).take(usable - consumed)   # global batch numbers
       .shard(rank, world_size)                # this rank's batches only
-      .map(gather)                            # tokens gathered and padded in C++
+      .map(gather.planned(plan))              # gathered and padded in C++, no GIL
       .prefetch(n)                            # on a background thread
 
 ``usable`` rounds the epoch down to a multiple of the world size, so every rank reads
@@ -96,25 +96,21 @@ class PlannedBatchReader(Generic[BatchT]):
         if usable <= self._consumed:
             return
         pipeline = self._pipeline(plan, usable)
+        finish = self._gather.finish
         try:
-            for batch in pipeline:
+            for arrays in pipeline:
+                batch = finish(arrays)
                 self._consumed += self._world
                 yield batch
         finally:
             pipeline.close()
 
     def _pipeline(self, plan: BatchPlan, usable: int) -> DataPipeline:
-        gather = self._gather
-
-        def gather_batch(index: int) -> BatchT:
-            dataset, ids = plan.batch(index)
-            return gather(dataset, ids)
-
         builder = (
             count(self._consumed)
             .take(usable - self._consumed)
             .shard(self._rank, self._world)
-            .map(gather_batch)
+            .map(self._gather.planned(plan))
         )
         if self._prefetch > 0:
             builder = builder.prefetch(self._prefetch)

@@ -1,26 +1,30 @@
 """The training batches the readers produce, and the native gathers that build them.
 
 Each gather turns one planned batch (a dataset and example ids, see
-:mod:`seqkit.data.batch_plan`) into tensors in one C++ call that runs without the GIL:
-windows of packed rows with their document boundaries, or padded documents.
+:mod:`seqkit.data.batch_plan`) into tensors in C++ (``native/src/batch_gather.cc``), as a
+map step of the pipeline that never takes the GIL: windows of packed rows with their
+document boundaries, or padded documents. Python only wraps the finished tensors.
 """
 
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, final
+from typing import Any, Generic, TypeVar, cast, final
 
 import numpy as np
 import numpy.typing as npt
-import torch
 from torch import Tensor
+from typing_extensions import override
 
 from seqkit import _native
+from seqkit.data.batch_plan import BatchPlan
+from seqkit.data.pipeline import read_sequence
 from seqkit.data.token_dataset import TokenColumn, TokenDataset
 
-BatchT_co = TypeVar("BatchT_co", covariant=True)
+BatchT = TypeVar("BatchT")
 
 
 @final
@@ -94,27 +98,64 @@ class PairBatch:
         return int(self.target_lens.sum())
 
 
-class BatchGather(Protocol[BatchT_co]):
-    """Builds the batch of examples ``ids`` of dataset ``dataset``."""
+class BatchGather(ABC, Generic[BatchT]):
+    """How the batches of a plan are made: a native step that gathers and pads the planned
+    examples off the GIL (:meth:`planned`), and the wrapping of its arrays (:meth:`finish`)."""
 
-    def __call__(self, dataset: int, ids: npt.NDArray[np.int64]) -> BatchT_co: ...
+    @abstractmethod
+    def planned(self, plan: BatchPlan) -> _native.PlannedGather:
+        """The native map step for ``plan``: a batch position in, its arrays out."""
+
+    @abstractmethod
+    def finish(self, arrays: dict[str, Any]) -> BatchT:
+        """The batch made of the arrays :meth:`planned`'s step produced."""
+
+    def __call__(self, plan: BatchPlan, position: int) -> BatchT:
+        """The batch at ``position`` of ``plan``, gathered right away (tests, tools)."""
+        return self.finish(_native_call(self.planned(plan), position))
+
+
+def _native_call(step: _native.PlannedGather, position: int) -> dict[str, Any]:
+    pipeline = read_sequence([position]).map(step).and_return()
+    try:
+        return cast(dict[str, Any], next(iter(pipeline)))
+    finally:
+        pipeline.close()
+
+
+def _plan_args(plan: BatchPlan) -> dict[str, npt.NDArray[Any]]:
+    return {
+        "ids": np.ascontiguousarray(plan.ids),
+        "bounds": np.ascontiguousarray(plan.bounds, dtype=np.int64),
+        "dataset_starts": np.ascontiguousarray(plan.dataset_starts, dtype=np.int64),
+        "order": np.ascontiguousarray(plan.order),
+    }
+
+
+def _column_arrays(column: TokenColumn) -> tuple[npt.NDArray[Any], npt.NDArray[np.uint64]]:
+    return column.tokens, column.offsets
 
 
 @final
-class WindowGather:
+class WindowGather(BatchGather[PackedBatch]):
     """Packed rows: window ``w`` of a dataset covers its tokens ``[w*L, w*L + L + 1)``, so
     every token is a target exactly once per epoch and rows cross document boundaries."""
 
     def __init__(self, datasets: Sequence[TokenDataset], seq_len: int) -> None:
-        self._columns = [ds.column("") for ds in datasets]
+        self._columns = [[_column_arrays(ds.column(""))] for ds in datasets]
         self._seq_len = seq_len
 
-    def __call__(self, dataset: int, ids: npt.NDArray[np.int64]) -> PackedBatch:
-        col = self._columns[dataset]
-        rows, pieces, counts = _native.gather_windows(col.tokens, col.offsets, ids, self._seq_len)
-        data = torch.from_numpy(rows)
-        bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
-        flat = pieces.tolist()
+    @override
+    def planned(self, plan: BatchPlan) -> _native.PlannedGather:
+        return _native.PlannedGather(
+            "windows", self._columns, [], self._seq_len, **_plan_args(plan)
+        )
+
+    @override
+    def finish(self, arrays: dict[str, Any]) -> PackedBatch:
+        data: Tensor = arrays["rows"]
+        bounds = np.concatenate([[0], np.cumsum(arrays["counts"].numpy())]).tolist()
+        flat = arrays["pieces"].tolist()
         doc_lens = [flat[a:b] for a, b in itertools.pairwise(bounds)]
         return PackedBatch(seqs=data[:, :-1], targets=data[:, 1:], doc_lens=doc_lens)
 
@@ -125,48 +166,58 @@ def num_windows(dataset: TokenDataset, seq_len: int) -> int:
 
 
 @final
-class PairGather:
+class PairGather(BatchGather[PairBatch]):
     """Translation pairs from the ``source`` and ``target`` columns; targets are full
     sequences (``<s> __lang__ ... </s>``) that the batch shifts into input and output."""
 
     def __init__(self, datasets: Sequence[TokenDataset], pad_idx: int) -> None:
-        self._columns = [(ds.column("source"), ds.column("target")) for ds in datasets]
+        self._columns = [
+            [_column_arrays(ds.column("source")), _column_arrays(ds.column("target"))]
+            for ds in datasets
+        ]
         self._pad = pad_idx
 
-    def __call__(self, dataset: int, ids: npt.NDArray[np.int64]) -> PairBatch:
-        source, target = self._columns[dataset]
-        src, src_lens = _padded(source, ids, self._pad)
-        tgt, tgt_lens = _padded(target, ids, self._pad)
+    @override
+    def planned(self, plan: BatchPlan) -> _native.PlannedGather:
+        pads = [self._pad, self._pad]
+        return _native.PlannedGather("padded", self._columns, pads, 0, **_plan_args(plan))
+
+    @override
+    def finish(self, arrays: dict[str, Any]) -> PairBatch:
+        target: Tensor = arrays["c1"]
         return PairBatch(
-            source=src,
-            source_lens=src_lens,
-            target_in=tgt[:, :-1],
-            target_out=tgt[:, 1:],
-            target_lens=tgt_lens - 1,
+            source=arrays["c0"],
+            source_lens=arrays["c0_lens"],
+            target_in=target[:, :-1],
+            target_out=target[:, 1:],
+            target_lens=arrays["c1_lens"] - 1,
         )
 
 
 @final
-class MaskedGather:
+class MaskedGather(BatchGather[MaskedBatch]):
     """Fine-tuning examples from the ``tokens`` and ``target_mask`` columns: the mask is 1
     where a token is a response token the model must produce."""
 
     def __init__(self, datasets: Sequence[TokenDataset], pad_idx: int) -> None:
-        self._columns = [(ds.column("tokens"), ds.column("target_mask")) for ds in datasets]
+        self._columns = [
+            [_column_arrays(ds.column("tokens")), _column_arrays(ds.column("target_mask"))]
+            for ds in datasets
+        ]
         self._pad = pad_idx
 
-    def __call__(self, dataset: int, ids: npt.NDArray[np.int64]) -> MaskedBatch:
-        tokens, mask = self._columns[dataset]
-        ids_padded, lens = _padded(tokens, ids, self._pad)
-        mask_padded, _ = _padded(mask, ids, 0)
+    @override
+    def planned(self, plan: BatchPlan) -> _native.PlannedGather:
+        pads = [self._pad, 0]
+        return _native.PlannedGather("padded", self._columns, pads, 0, **_plan_args(plan))
+
+    @override
+    def finish(self, arrays: dict[str, Any]) -> MaskedBatch:
+        tokens: Tensor = arrays["c0"]
+        mask: Tensor = arrays["c1"]
         return MaskedBatch(
-            seqs=ids_padded[:, :-1],
-            targets=ids_padded[:, 1:],
-            seq_lens=lens - 1,
-            loss_mask=mask_padded[:, 1:].bool(),
+            seqs=tokens[:, :-1],
+            targets=tokens[:, 1:],
+            seq_lens=arrays["c0_lens"] - 1,
+            loss_mask=mask[:, 1:].bool(),
         )
-
-
-def _padded(column: TokenColumn, ids: npt.NDArray[np.int64], pad: int) -> tuple[Tensor, Tensor]:
-    out, lens = _native.gather_padded(column.tokens, column.offsets, ids, pad)
-    return torch.from_numpy(out), torch.from_numpy(lens)
