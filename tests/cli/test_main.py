@@ -34,13 +34,34 @@ class FailCommand(CliCommand):
         raise SeqkitError("The file 'x.yaml' is missing. Create it first.")
 
 
+class DiskFullCommand(CliCommand):
+    name = "full"
+    help = "fail the way a full disk does"
+
+    def run(self, args: argparse.Namespace) -> int:
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/run/tokenizer/spm.model")
+
+
 @pytest.fixture
 def container() -> DependencyContainer:
     container = DependencyContainer()
     container.register_instance(CliGroup, CliGroup(name="demo", help="demo group"), key="demo")
     container.register(CliCommand, lambda _: EchoCommand(), key="demo.echo")
     container.register(CliCommand, lambda _: FailCommand(), key="fail")
+    container.register(CliCommand, lambda _: DiskFullCommand(), key="full")
     return container
+
+
+def test_a_full_disk_is_one_clear_line_naming_the_file(
+    container: DependencyContainer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["full"], container=container) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("seqkit: error: No space left on device (/data/run/tokenizer/spm.model)")
+    assert "free some space" in err
+    assert "Traceback" not in err
 
 
 def test_group_command_runs(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from collections.abc import Sequence
@@ -13,6 +14,15 @@ from seqkit.runtime import DependencyResolver
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_SYSTEM_ERROR = 1
+
+_OS_ERROR_HINTS = {
+    errno.ENOSPC: "free some space or write elsewhere; completed files and checkpoints are intact",
+    errno.EDQUOT: "free some space or write elsewhere; completed files and checkpoints are intact",
+    errno.EROFS: "the filesystem is read-only; write elsewhere",
+    errno.EACCES: "fix the permissions or write elsewhere",
+    errno.EPERM: "fix the permissions or write elsewhere",
+}
 
 log = logging.getLogger("seqkit")
 
@@ -107,9 +117,22 @@ def main(argv: Sequence[str] | None = None, *, container: DependencyResolver | N
             raise
         print(f"seqkit: error: {ex}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as ex:
+        # The machine, not the input: a full disk, a read-only or vanished directory.
+        if debug:
+            raise
+        print(f"seqkit: error: {_describe_os_error(ex)}", file=sys.stderr)
+        return EXIT_SYSTEM_ERROR
     except KeyboardInterrupt:
         print("seqkit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _describe_os_error(ex: OSError) -> str:
+    what = ex.strerror or str(ex)
+    where = f" ({ex.filename})" if ex.filename else ""
+    hint = _OS_ERROR_HINTS.get(ex.errno or 0)
+    return f"{what}{where}" + (f"; {hint}." if hint else ".")
 
 
 if __name__ == "__main__":
