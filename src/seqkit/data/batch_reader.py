@@ -8,7 +8,7 @@ means the same on any number of ranks. The rest runs on the native pipeline::
     count(consumed).take(usable - consumed)   # global batch numbers
       .shard(rank, world_size)                # this rank's batches only
       .map(gather.planned(plan))              # gathered and padded in C++, no GIL
-      .prefetch(n)                            # on a background thread
+      .prefetch(8)                            # on a background thread
 
 ``usable`` rounds the epoch down to a multiple of the world size, so every rank reads
 the same number of batches and no rank waits at the end of an epoch for a batch that
@@ -53,7 +53,7 @@ class PlannedBatchReader(Generic[BatchT]):
         *,
         rank: int = 0,
         world_size: int = 1,
-        prefetch: int = 2,
+        prefetch: int = 8,
         what: str = "training data",
     ) -> None:
         if not 0 <= rank < world_size:
