@@ -389,8 +389,9 @@ class Shuffle final : public Node {
     inputs_[0]->reset(reset_rng);
   }
   // Version 2: the window size goes with the state; a window of another size holds other
-  // elements, so such a state is refused.
+  // elements, so such a state is refused. Version 1 states (no window) still load.
   int version() const override { return 2; }
+  int min_version() const override { return 1; }
   void save(Dict& out) override {
     out.items.emplace_back("window", window_);
     // The RNG as it was before the look-ahead draw: the restored node draws it again.
@@ -402,7 +403,7 @@ class Shuffle final : public Node {
     out.items.emplace_back("buffer", std::move(shared));
   }
   void load(const Element& s) override {
-    std::int64_t window = get_int(s, "window");
+    std::int64_t window = get_int(s, "version") >= 2 ? get_int(s, "window") : window_;
     if (window != window_) {
       throw StateError("the state was saved with shuffle_window=" + std::to_string(window) +
                        " but this shuffle has shuffle_window=" + std::to_string(window_) +
@@ -618,15 +619,17 @@ class Shard final : public Node {
     pos_ = 0;
     inputs_[0]->reset(reset_rng);
   }
-  // Version 2: the shard index and count go with the position.
+  // Version 2: the shard index and count go with the position (version 1 still loads).
   int version() const override { return 2; }
+  int min_version() const override { return 1; }
   void save(Dict& out) override {
     out.items.emplace_back("position", pos_);
     out.items.emplace_back("shard_idx", index_);
     out.items.emplace_back("num_shards", count_);
   }
   void load(const Element& s) override {
-    std::int64_t index = get_int(s, "shard_idx"), count = get_int(s, "num_shards");
+    bool v1 = get_int(s, "version") < 2;
+    std::int64_t index = v1 ? index_ : get_int(s, "shard_idx"), count = v1 ? count_ : get_int(s, "num_shards");
     if (index != index_ || count != count_) {
       throw StateError("the state was saved for shard " + std::to_string(index) + " of " + std::to_string(count) +
                        " but this is shard " + std::to_string(index_) + " of " + std::to_string(count_));

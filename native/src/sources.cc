@@ -118,8 +118,10 @@ class ReadSequence final : public Node {
   }
   void do_reset(bool) override { pos_ = first_; }
   // Version 2: the sequence's length, fingerprint and shard go with the position, so a
-  // state cannot be loaded over another sequence.
+  // state cannot be loaded over another sequence. Version 1 states (position only) still
+  // load, unchecked.
   int version() const override { return 2; }
+  int min_version() const override { return 1; }
   void save(Dict& out) override {
     out.items.emplace_back("position", pos_);
     out.items.emplace_back("length", static_cast<std::int64_t>(items_.size()));
@@ -128,6 +130,10 @@ class ReadSequence final : public Node {
     out.items.emplace_back("stride", stride_);
   }
   void load(const Element& s) override {
+    if (get_int(s, "version") < 2) {
+      pos_ = get_int(s, "position");
+      return;
+    }
     auto length = static_cast<std::int64_t>(items_.size());
     std::int64_t saved_length = get_int(s, "length");
     if (saved_length != length) {
@@ -227,8 +233,9 @@ class ReadText final : public Node {
   }
   // Version 2: the file's size, the byte range read (a shard) and a checksum of the bytes
   // around the offset go with it, so a resume over a rewritten file fails instead of
-  // starting mid-line.
+  // starting mid-line. Version 1 states (path, offset, line) still load, unchecked.
   int version() const override { return 2; }
+  int min_version() const override { return 1; }
   void save(Dict& out) override {
     out.items.emplace_back("path", file_->path());
     out.items.emplace_back("offset", static_cast<std::int64_t>(pos_));
@@ -242,6 +249,11 @@ class ReadText final : public Node {
     const std::string& path = file_->path();
     if (get_str(s, "path") != path) {
       throw StateError("the state reads '" + get_str(s, "path") + "' but this pipeline reads '" + path + "'");
+    }
+    if (get_int(s, "version") < 2) {
+      pos_ = static_cast<std::size_t>(get_int(s, "offset"));
+      line_no_ = get_int(s, "line");
+      return;
     }
     std::int64_t size = get_int(s, "file_size");
     if (size != static_cast<std::int64_t>(file_->size())) {

@@ -244,3 +244,51 @@ def test_read_text_resume_at_end_and_start(tmp_path: Path) -> None:
     assert list(q) == []
     q.load_state_dict(start)
     assert len(list(q)) == 5000
+
+
+def as_version_1(state: dict[str, object], drop: set[str]) -> dict[str, object]:
+    """A state as seqkit wrote it before states were fingerprinted."""
+
+    def walk(node: object) -> object:
+        if not isinstance(node, dict):
+            return node
+        if node.get("version") == 2 and node.get("op") in (
+            "read_sequence",
+            "read_text",
+            "shuffle",
+            "shard",
+        ):
+            node = {k: v for k, v in node.items() if k not in drop}
+            node["version"] = 1
+        node = {k: [walk(i) for i in v] if k == "inputs" else v for k, v in node.items()}
+        return node
+
+    return {**state, "pipeline": walk(state["pipeline"])}
+
+
+def test_version_1_states_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "f.txt"
+    path.write_text("".join(f"{i}\n" for i in range(40)))
+
+    def build_seq() -> DataPipelineBuilder:
+        return read_sequence(range(40)).shuffle(8, seed=3).shard(1, 2)
+
+    def build_text() -> DataPipelineBuilder:
+        return read_text(path).map(int).shuffle(8, seed=3).shard(1, 2)
+
+    new_keys = {"window", "length", "fingerprint", "first", "stride", "shard_idx", "num_shards"}
+    new_keys |= {"file_size", "begin", "end", "checksum"}
+    for build in (build_seq, build_text):
+        p = build().and_return()
+        head = [next(p) for _ in range(5)]
+        old = as_version_1(p.state_dict(), new_keys)
+        rest = list(p)
+        q = build().and_return()
+        q.load_state_dict(old)
+        assert list(q) == rest
+        assert len(head + rest) == 20
+
+    future = as_version_1(read_sequence([1]).and_return().state_dict(), set())
+    future["pipeline"]["version"] = 3  # type: ignore[index]
+    with pytest.raises(DataPipelineStateError, match=r"version 3.*versions 1 to 2"):
+        read_sequence([1]).and_return().load_state_dict(future)
