@@ -11,6 +11,7 @@
 #include <limits>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -1164,6 +1165,15 @@ std::vector<NodePtr> take_all(nb::list pipelines) {
   return nodes;
 }
 
+// A builder argument that must be callable: a TypeError naming it when it is not.
+void require_callable(const char* call, const char* argument, nb::handle fn) {
+  if (PyCallable_Check(fn.ptr()) == 0) {
+    throw nb::type_error((std::string(call) + "(): " + argument + " must be callable, got " +
+                          nb::type_name(fn.type()).c_str())
+                             .c_str());
+  }
+}
+
 EncodingErrors parse_errors(const std::string& s) {
   if (s == "strict") return EncodingErrors::kStrict;
   if (s == "replace") return EncodingErrors::kReplace;
@@ -1173,12 +1183,15 @@ EncodingErrors parse_errors(const std::string& s) {
       ("encoding_errors must be 'strict', 'replace', 'ignore' or 'report', not '" + s + "'").c_str());
 }
 
-// Builds a node, turning C++ failures (bad files) into the component's read error.
+// Builds a node, turning C++ failures (bad files) into the component's read error; a bad
+// argument (std::invalid_argument) stays a ValueError.
 template <typename F>
 PyBuilder build_source(F&& f) {
   std::string error;
   try {
     return PyBuilder{f()};
+  } catch (const std::invalid_argument&) {
+    throw;
   } catch (const std::exception& e) {
     error = e.what();
   }
@@ -1487,6 +1500,7 @@ NB_MODULE(_native, m) {
       .def(
           "filter",
           [](PyBuilder& b, nb::handle fn) -> PyBuilder& {
+            require_callable("filter", "predicate", fn);
             b.get() = make_filter(b.get(), wrap_predicate(fn));
             return b;
           },
@@ -1547,6 +1561,7 @@ NB_MODULE(_native, m) {
       .def(
           "yield_from",
           [](PyBuilder& b, nb::handle fn) -> PyBuilder& {
+            require_callable("yield_from", "fn", fn);
             auto f = py_ref(fn.ptr());
             YieldFn yf = [f](const Element& e) -> NodePtr {
               pin_thread_state();
@@ -1629,9 +1644,8 @@ NB_MODULE(_native, m) {
   m.def(
       "zip",
       [](nb::list pipelines, std::vector<std::string> names, bool shortest, bool flatten) {
-        if (!names.empty() && names.size() != pipelines.size()) {
-          throw nb::value_error("zip(): names must have one name per pipeline");
-        }
+        // Checked before the pipelines are taken over: a bad call leaves them usable.
+        validate_zip_names(names, pipelines.size());
         return PyBuilder{make_zip(take_all(pipelines), std::move(names), shortest, flatten)};
       },
       nb::arg("pipelines"), nb::arg("names") = std::vector<std::string>{}, nb::arg("zip_to_shortest") = false,
@@ -1643,7 +1657,7 @@ NB_MODULE(_native, m) {
   m.def(
       "sample",
       [](nb::list pipelines, std::vector<double> weights, std::uint64_t seed) {
-        if (weights.size() != pipelines.size()) throw nb::value_error("sample(): one weight per pipeline");
+        validate_sample_weights(weights, pipelines.size());
         return PyBuilder{make_sample(take_all(pipelines), std::move(weights), seed)};
       },
       nb::arg("pipelines"), nb::arg("weights"), nb::arg("seed") = 0);

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "seqkit/ops.h"
+#include "seqkit/validate.h"
 
 namespace seqkit {
 namespace {
@@ -351,6 +352,7 @@ class Pack final : public Node {
 }  // namespace
 
 Element collate_batch(const List& batch, std::optional<std::int64_t> pad_value, std::int64_t pad_to_multiple) {
+  require_at_least("collate", "pad_to_multiple", pad_to_multiple, 1);
   if (batch.items.empty()) throw PipelineError("cannot collate an empty batch");
   std::vector<const Element*> items;
   items.reserve(batch.items.size());
@@ -359,10 +361,14 @@ Element collate_batch(const List& batch, std::optional<std::int64_t> pad_value, 
 }
 
 NodePtr make_collate(NodePtr input, std::optional<std::int64_t> pad_value, std::int64_t pad_to_multiple) {
+  if (input == nullptr) throw std::invalid_argument("collate(): the input pipeline is null");
+  require_at_least("collate", "pad_to_multiple", pad_to_multiple, 1);
   return std::make_shared<Collate>(std::move(input), pad_value, pad_to_multiple);
 }
 NodePtr make_pack(NodePtr input, std::int64_t seq_len, std::string selector, std::int64_t pad_value,
                   bool drop_remainder) {
+  if (input == nullptr) throw std::invalid_argument("pack(): the input pipeline is null");
+  require_at_least("pack", "seq_len", seq_len, 1);
   return std::make_shared<Pack>(std::move(input), seq_len, std::move(selector), pad_value, drop_remainder);
 }
 

@@ -397,9 +397,11 @@ void Node::load_state(const Element& state, const std::string& path) {
   }
   pause();
   std::int64_t ver = get_int(state, "version");
-  if (ver != version()) {
-    throw StateError(where + ": state version " + std::to_string(ver) + " but '" + op_ +
-                     "' reads version " + std::to_string(version()));
+  if (ver < min_version() || ver > version()) {
+    std::string readable = min_version() == version()
+                               ? "version " + std::to_string(version())
+                               : "versions " + std::to_string(min_version()) + " to " + std::to_string(version());
+    throw StateError(where + ": state version " + std::to_string(ver) + " but '" + op_ + "' reads " + readable);
   }
   List inputs = get_list(state, "inputs");
   if (inputs.items.size() != inputs_.size()) {

@@ -7,10 +7,12 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "seqkit/ops.h"
 #include "seqkit/thread_pool.h"
+#include "seqkit/validate.h"
 
 namespace seqkit {
 namespace {
@@ -386,7 +388,12 @@ class Shuffle final : public Node {
     if (reset_rng) rng_.seed_with(seed_);
     inputs_[0]->reset(reset_rng);
   }
+  // Version 2: the window size goes with the state; a window of another size holds other
+  // elements, so such a state is refused. Version 1 states (no window) still load.
+  int version() const override { return 2; }
+  int min_version() const override { return 1; }
   void save(Dict& out) override {
+    out.items.emplace_back("window", window_);
     // The RNG as it was before the look-ahead draw: the restored node draws it again.
     out.items.emplace_back("rng", has_next_ ? rng_before_next_.state() : rng_.state());
     out.items.emplace_back("filled", filled_);
@@ -396,6 +403,12 @@ class Shuffle final : public Node {
     out.items.emplace_back("buffer", std::move(shared));
   }
   void load(const Element& s) override {
+    std::int64_t window = get_int(s, "version") >= 2 ? get_int(s, "window") : window_;
+    if (window != window_) {
+      throw StateError("the state was saved with shuffle_window=" + std::to_string(window) +
+                       " but this shuffle has shuffle_window=" + std::to_string(window_) +
+                       "; load it into a pipeline built the same way");
+    }
     has_next_ = false;
     rng_.load(dict_get(s, "rng"));
     filled_ = get_bool(s, "filled");
@@ -606,8 +619,23 @@ class Shard final : public Node {
     pos_ = 0;
     inputs_[0]->reset(reset_rng);
   }
-  void save(Dict& out) override { out.items.emplace_back("position", pos_); }
-  void load(const Element& s) override { pos_ = get_int(s, "position"); }
+  // Version 2: the shard index and count go with the position (version 1 still loads).
+  int version() const override { return 2; }
+  int min_version() const override { return 1; }
+  void save(Dict& out) override {
+    out.items.emplace_back("position", pos_);
+    out.items.emplace_back("shard_idx", index_);
+    out.items.emplace_back("num_shards", count_);
+  }
+  void load(const Element& s) override {
+    bool v1 = get_int(s, "version") < 2;
+    std::int64_t index = v1 ? index_ : get_int(s, "shard_idx"), count = v1 ? count_ : get_int(s, "num_shards");
+    if (index != index_ || count != count_) {
+      throw StateError("the state was saved for shard " + std::to_string(index) + " of " + std::to_string(count) +
+                       " but this is shard " + std::to_string(index_) + " of " + std::to_string(count_));
+    }
+    pos_ = get_int(s, "position");
+  }
   void extra_counters(std::vector<std::pair<std::string, std::int64_t>>& out) const override {
     out.emplace_back("split_at_source", at_source_ ? 1 : 0);
   }
@@ -974,43 +1002,105 @@ class Prefetch final : public Node {
   std::thread thread_;
 };
 
+void require_input(const NodePtr& input, const std::string& call) {
+  if (input == nullptr) throw std::invalid_argument(call + "(): the input pipeline is null");
+}
+
 }  // namespace
 
 NodePtr make_map(NodePtr input, MapFn fn, std::string selector, std::int64_t num_parallel_calls) {
+  if (!fn) throw std::invalid_argument("map(): fn is empty");
   MapChunkFn each = [fn = std::move(fn)](const std::vector<Element>& inputs, std::vector<Element>& outputs) {
     for (const Element& e : inputs) outputs.push_back(fn(e));
   };
-  return std::make_shared<Map>(std::move(input), std::move(each), std::move(selector), num_parallel_calls, 1);
+  return make_chunked_map(std::move(input), std::move(each), std::move(selector), num_parallel_calls, 1);
 }
 NodePtr make_chunked_map(NodePtr input, MapChunkFn fn, std::string selector, std::int64_t num_parallel_calls,
                          std::int64_t max_chunk) {
+  require_input(input, "map");
+  if (!fn) throw std::invalid_argument("map(): fn is empty");
+  require_at_least("map", "num_parallel_calls", num_parallel_calls, 1);
+  require_at_least("map", "max_chunk", max_chunk, 1);
   return std::make_shared<Map>(std::move(input), std::move(fn), std::move(selector), num_parallel_calls, max_chunk);
 }
 NodePtr make_filter(NodePtr input, PredicateFn predicate) {
+  require_input(input, "filter");
+  if (!predicate) throw std::invalid_argument("filter(): predicate is empty");
   return std::make_shared<Filter>(std::move(input), std::move(predicate));
 }
 NodePtr make_shuffle(NodePtr input, std::int64_t window, std::uint64_t seed) {
+  require_input(input, "shuffle");
+  if (window < 0) {
+    bad_argument("shuffle", "shuffle_window", std::to_string(window), ">= 0 (0 shuffles the whole input)");
+  }
   return std::make_shared<Shuffle>(std::move(input), window, seed);
 }
 NodePtr make_bucket(NodePtr input, std::int64_t size, bool drop_remainder) {
+  require_input(input, "bucket");
+  require_at_least("bucket", "bucket_size", size, 1);
   return std::make_shared<Bucket>(std::move(input), size, drop_remainder);
 }
 NodePtr make_bucket_by_length(NodePtr input, std::vector<std::pair<std::int64_t, std::int64_t>> sizes,
                               std::string selector, std::int64_t min_data_len, bool skip_below_min_examples,
                               bool skip_above_max_examples, bool drop_remainder) {
+  require_input(input, "bucket_by_length");
+  if (sizes.empty()) {
+    bad_argument("bucket_by_length", "bucket_sizes", "[]",
+                 "a non-empty list of (batch_size, max_length) pairs");
+  }
+  std::int64_t longest = 0;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    auto [batch_size, max_len] = sizes[i];
+    if (batch_size < 1 || max_len < 1) {
+      bad_argument("bucket_by_length", "bucket_sizes[" + std::to_string(i) + "]",
+                   "(" + std::to_string(batch_size) + ", " + std::to_string(max_len) + ")",
+                   "(batch_size, max_length) with batch_size >= 1 and max_length >= 1");
+    }
+    longest = std::max(longest, max_len);
+  }
+  if (min_data_len < 0 || min_data_len > longest) {
+    bad_argument("bucket_by_length", "min_data_len", std::to_string(min_data_len),
+                 "in [0, " + std::to_string(longest) + "] (the largest max_length of bucket_sizes)");
+  }
   return std::make_shared<BucketByLength>(std::move(input), std::move(sizes), std::move(selector), min_data_len,
                                           skip_below_min_examples, skip_above_max_examples, drop_remainder);
 }
 NodePtr make_shard(NodePtr input, std::int64_t index, std::int64_t count) {
+  require_input(input, "shard");
+  require_at_least("shard", "num_shards", count, 1);
+  if (index < 0 || index >= count) {
+    bad_argument("shard", "shard_idx", std::to_string(index), "in [0, num_shards) = [0, " + std::to_string(count) + ")");
+  }
   return std::make_shared<Shard>(std::move(input), index, count);
 }
-NodePtr make_take(NodePtr input, std::int64_t n) { return std::make_shared<Take>(std::move(input), n); }
-NodePtr make_skip(NodePtr input, std::int64_t n) { return std::make_shared<Skip>(std::move(input), n); }
+NodePtr make_take(NodePtr input, std::int64_t n) {
+  require_input(input, "take");
+  require_at_least("take", "num_examples", n, 0);
+  return std::make_shared<Take>(std::move(input), n);
+}
+NodePtr make_skip(NodePtr input, std::int64_t n) {
+  require_input(input, "skip");
+  require_at_least("skip", "num_examples", n, 0);
+  return std::make_shared<Skip>(std::move(input), n);
+}
 NodePtr make_repeat(NodePtr input, std::optional<std::int64_t> n, bool reset_rng) {
+  require_input(input, "repeat");
+  if (n && *n < 0) bad_argument("repeat", "num_repeats", std::to_string(*n), "None (forever) or >= 0");
   return std::make_shared<Repeat>(std::move(input), n, reset_rng);
 }
-NodePtr make_yield_from(NodePtr input, YieldFn fn) { return std::make_shared<YieldFrom>(std::move(input), std::move(fn)); }
-NodePtr make_unbatch(NodePtr input) { return std::make_shared<Unbatch>(std::move(input)); }
-NodePtr make_prefetch(NodePtr input, std::int64_t n) { return std::make_shared<Prefetch>(std::move(input), n); }
+NodePtr make_yield_from(NodePtr input, YieldFn fn) {
+  require_input(input, "yield_from");
+  if (!fn) throw std::invalid_argument("yield_from(): fn is empty");
+  return std::make_shared<YieldFrom>(std::move(input), std::move(fn));
+}
+NodePtr make_unbatch(NodePtr input) {
+  require_input(input, "unbatch");
+  return std::make_shared<Unbatch>(std::move(input));
+}
+NodePtr make_prefetch(NodePtr input, std::int64_t n) {
+  require_input(input, "prefetch");
+  require_at_least("prefetch", "num_examples", n, 0);
+  return std::make_shared<Prefetch>(std::move(input), n);
+}
 
 }  // namespace seqkit

@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -344,6 +346,118 @@ void test_token_slices() {
   ::rmdir(dir);
 }
 
+// Throws std::invalid_argument whose message holds every one of `words`.
+bool rejects(const std::function<void()>& build, std::vector<std::string> words) {
+  try {
+    build();
+  } catch (const std::invalid_argument& e) {
+    std::string message = e.what();
+    for (const auto& w : words) {
+      if (message.find(w) == std::string::npos) {
+        std::fprintf(stderr, "message '%s' lacks '%s'\n", message.c_str(), w.c_str());
+        return false;
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+// Bad factory arguments are refused when the pipeline is built; each of these once
+// crashed (SIGFPE, segfault), hung or silently yielded nothing.
+void test_factory_arguments() {
+  auto seq = [] { return make_read_sequence(ints(10)); };
+  CHECK(rejects([&] { make_shard(seq(), 0, 0); }, {"num_shards", "0", ">= 1"}));
+  CHECK(rejects([&] { make_shard(seq(), -1, 2); }, {"shard_idx", "-1", "[0, 2)"}));
+  CHECK(rejects([&] { make_shard(seq(), 5, 2); }, {"shard_idx", "5"}));
+  CHECK(rejects([&] { seq()->try_shard(0, 0); }, {"num_shards"}));
+  CHECK(rejects([&] { make_bucket(seq(), 0, false); }, {"bucket_size", "0"}));
+  CHECK(rejects([&] { make_bucket(seq(), -1, false); }, {"bucket_size", "-1"}));
+  CHECK(rejects([&] { make_bucket_by_length(seq(), {}, "", 1, false, false, false); }, {"bucket_sizes"}));
+  CHECK(rejects([&] { make_bucket_by_length(seq(), {{2, 0}}, "", 0, false, false, false); }, {"bucket_sizes[0]"}));
+  CHECK(rejects([&] { make_bucket_by_length(seq(), {{2, 4}}, "", 5, false, false, false); }, {"min_data_len", "5"}));
+  CHECK(rejects([&] { make_take(seq(), -1); }, {"num_examples", "-1"}));
+  CHECK(rejects([&] { make_skip(seq(), -1); }, {"num_examples", "-1"}));
+  CHECK(rejects([&] { make_shuffle(seq(), -5, 0); }, {"shuffle_window", "-5"}));
+  CHECK(rejects([&] { make_repeat(seq(), -1, false); }, {"num_repeats", "-1"}));
+  CHECK(rejects([&] { make_prefetch(seq(), -1); }, {"num_examples", "-1"}));
+  CHECK(rejects([&] { make_pack(seq(), 0, "", 0, false); }, {"seq_len", "0"}));
+  CHECK(rejects([&] { make_collate(seq(), std::nullopt, 0); }, {"pad_to_multiple", "0"}));
+  CHECK(rejects([&] { make_map(seq(), [](const Element& e) { return e; }, "", 0); }, {"num_parallel_calls", "0"}));
+  CHECK(rejects([&] { make_filter(seq(), PredicateFn{}); }, {"predicate"}));
+  CHECK(rejects([&] { make_count(0, 0); }, {"step", "0"}));
+  CHECK(rejects([&] { make_sample({seq(), seq()}, {1.0, -1.0}, 0); }, {"weights[1]"}));
+  CHECK(rejects([&] { make_zip({seq(), seq()}, {"a", "a"}, false, false); }, {"names", "'a'"}));
+  CHECK(rejects([&] { make_read_tokens("/nonexistent", DType::kUInt16, -1, 0); }, {"num_documents", "-1"}));
+  // The edges of the valid ranges work.
+  CHECK(drain_ints(*make_take(seq(), 0)).empty());
+  CHECK(drain_ints(*make_repeat(seq(), 0, false)).empty());
+  CHECK(drain_ints(*make_shard(seq(), 1, 2)) == (std::vector<std::int64_t>{1, 3, 5, 7, 9}));
+  CHECK(drain_ints(*make_prefetch(seq(), 0)).size() == 10);
+  NodePtr c = make_count(INT64_MAX - 1, 1);
+  c->next();
+  c->next();
+  bool overflow = false;
+  try {
+    c->next();
+  } catch (const PipelineError&) {
+    overflow = true;
+  }
+  CHECK(overflow);
+}
+
+bool refuses_state(Node& node, const Element& state, const std::string& words) {
+  try {
+    node.load_state(state, "");
+  } catch (const StateError& e) {
+    if (std::string(e.what()).find(words) != std::string::npos) return true;
+    std::fprintf(stderr, "state error '%s' lacks '%s'\n", e.what(), words.c_str());
+  }
+  return false;
+}
+
+// States carry what they were saved over and are refused by a pipeline built otherwise.
+void test_state_fingerprints() {
+  NodePtr a = make_shuffle(make_read_sequence(ints(30)), 10, 1);
+  a->next();
+  Element st = a->state();
+  CHECK(refuses_state(*make_shuffle(make_read_sequence(ints(30)), 20, 1), st, "shuffle_window=10"));
+  NodePtr same = make_shuffle(make_read_sequence(ints(30)), 10, 1);
+  same->load_state(st, "");
+  CHECK(drain_ints(*same) == drain_ints(*a));
+
+  NodePtr s = make_read_sequence(ints(100));
+  s->next();
+  CHECK(refuses_state(*make_read_sequence(ints(10)), s->state(), "100 items"));
+  std::vector<Element> other = ints(100);
+  other[99] = Element(std::int64_t{-1});
+  CHECK(refuses_state(*make_read_sequence(other), s->state(), "differ"));
+  CHECK(refuses_state(*make_shard(make_read_sequence(ints(100)), 1, 2),
+                      make_shard(make_read_sequence(ints(100)), 0, 2)->state(), "shard"));
+
+  char path[] = "/tmp/seqkit_state_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  std::string body = "alpha\nbravo\ncharlie\n";
+  CHECK(write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()));
+  ::close(fd);
+  NodePtr t = make_read_text(path, false, false, false, EncodingErrors::kStrict);
+  t->next();
+  Element text_state = t->state();
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << "alphaa\nbrav\ncharlie\n";  // same size, offset now mid-line
+  }
+  CHECK(refuses_state(*make_read_text(path, false, false, false, EncodingErrors::kStrict), text_state, "changed"));
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << body << "delta\n";
+  }
+  CHECK(refuses_state(*make_read_text(path, false, false, false, EncodingErrors::kStrict), text_state, "bytes"));
+  t.reset();
+  ::unlink(path);
+}
+
 }  // namespace
 
 int main() {
@@ -356,6 +470,8 @@ int main() {
   test_shuffle_copy_on_write_state();
   test_stats_ticks();
   test_token_slices();
+  test_factory_arguments();
+  test_state_fingerprints();
   if (failures != 0) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;

@@ -113,6 +113,8 @@ class Node {
   virtual void save(Dict& out) = 0;
   virtual void load(const Element& state) = 0;
   virtual int version() const { return 1; }
+  // The oldest state version load() still reads (it finds the version in the state).
+  virtual int min_version() const { return version(); }
   // See try_next_ready(); only nodes with a ready buffer override it.
   virtual bool do_try_next(std::optional<Element>& /*out*/) { return false; }
   virtual void extra_counters(std::vector<std::pair<std::string, std::int64_t>>& /*out*/) const {}

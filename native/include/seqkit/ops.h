@@ -1,4 +1,5 @@
-// Factories for every source and operator of the pipeline.
+// Factories for every source and operator of the pipeline. Each checks its arguments and
+// throws std::invalid_argument naming the bad one, its value and the valid range.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +41,11 @@ NodePtr make_zip(std::vector<NodePtr> inputs, std::vector<std::string> names, bo
 NodePtr make_round_robin(std::vector<NodePtr> inputs, bool stop_at_shortest);
 NodePtr make_sample(std::vector<NodePtr> inputs, std::vector<double> weights, std::uint64_t seed);
 NodePtr make_concat(std::vector<NodePtr> inputs);
+
+// The argument checks of make_zip and make_sample (std::invalid_argument), for callers
+// that must check before they hand their pipelines over.
+void validate_zip_names(const std::vector<std::string>& names, std::size_t num_inputs);
+void validate_sample_weights(const std::vector<double>& weights, std::size_t num_inputs);
 
 // Operators.
 NodePtr make_map(NodePtr input, MapFn fn, std::string selector, std::int64_t num_parallel_calls);
