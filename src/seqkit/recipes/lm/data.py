@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from seqkit.data import (
-    NotEnoughDataError,
     PackedBatch,
     PlannedBatchReader,
     ReaderOptions,
+    TokenDataset,
     lm_reader,
 )
 from seqkit.recipes.data_prep import (
@@ -17,6 +19,7 @@ from seqkit.recipes.data_prep import (
 )
 from seqkit.recipes.errors import RecipeDataError
 from seqkit.recipes.lm.config import LmDataSection
+from seqkit.recipes.readers import create_readers
 from seqkit.recipes.run_context import RunContext
 from seqkit.recipes.sections import DatasetEntry, TrainSection, mixture_weights
 from seqkit.text import Column, Holdout
@@ -89,36 +92,20 @@ def lm_readers(
     ctx: RunContext, prepared: PreparedData, data: LmDataSection, train: TrainSection
 ) -> tuple[PlannedBatchReader[PackedBatch], PlannedBatchReader[PackedBatch] | None]:
     """This rank's training reader and validation reader (``None`` without validation)."""
-    dp = ctx.gangs.dp
     rows = lm_batch_rows(data, train)
-    options = ReaderOptions(
-        seed=train.seed,
-        rank=dp.rank,
-        world_size=dp.size,
-        weights=mixture_weights(data.train_datasets),
+
+    def make(
+        datasets: Sequence[TokenDataset], options: ReaderOptions
+    ) -> PlannedBatchReader[PackedBatch]:
+        return lm_reader(datasets, seq_len=data.max_seq_len, batch_size=rows, options=options)
+
+    tokens = sum(len(ds.column("").tokens) for ds in prepared.train)
+    too_small = (
+        f"The {tokens:,} training tokens make rows of data.max_seq_len={data.max_seq_len} "
+        f"tokens, {rows} rows per batch on each of {ctx.gangs.dp.size} rank(s): lower "
+        "data.max_seq_len or train.batch_size, or add data."
     )
-    reader = lm_reader(prepared.train, seq_len=data.max_seq_len, batch_size=rows, options=options)
-    try:
-        reader.plan()
-    except NotEnoughDataError as ex:
-        tokens = sum(len(ds.column("").tokens) for ds in prepared.train)
-        raise RecipeDataError(
-            f"{ex} The {tokens:,} training tokens make rows of data.max_seq_len="
-            f"{data.max_seq_len} tokens, {rows} rows per batch on each of {dp.size} rank(s): "
-            "lower data.max_seq_len or train.batch_size, or add data."
-        ) from ex
-    if not prepared.valid:
-        return reader, None
-    valid_options = ReaderOptions(rank=dp.rank, world_size=dp.size, shuffle=False)
-    valid = lm_reader(
-        prepared.valid, seq_len=data.max_seq_len, batch_size=rows, options=valid_options
+    weights = mixture_weights(data.train_datasets)
+    return create_readers(
+        ctx, prepared, make, train, what="text rows", weights=weights, too_small=too_small
     )
-    try:
-        valid.plan()
-    except NotEnoughDataError:
-        ctx.say(
-            f"Validation text is shorter than {dp.size} row(s) of {data.max_seq_len} tokens; "
-            "skipping validation."
-        )
-        return reader, None
-    return reader, valid

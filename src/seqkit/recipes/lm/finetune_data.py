@@ -8,24 +8,25 @@ training reads them through :func:`seqkit.data.masked_reader` like any token dat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from seqkit.data import (
     MaskedBatch,
-    NotEnoughDataError,
     PlannedBatchReader,
     ReaderOptions,
+    TokenDataset,
     TokenWriter,
     masked_reader,
     token_dtype,
 )
 from seqkit.recipes.data_prep import DataPreparation, PreparedData
-from seqkit.recipes.errors import RecipeDataError, RecipeError
+from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.lm.config import FinetuneDataSection
 from seqkit.recipes.lm.instructions import MaskedExample, read_instruction_file, tokenize_example
+from seqkit.recipes.readers import batch_sizes, create_readers
 from seqkit.recipes.run_context import RunContext
 from seqkit.recipes.sections import TrainSection
 
@@ -108,36 +109,13 @@ def finetune_readers(
     ctx: RunContext, prepared: PreparedData, train: TrainSection, pad_idx: int
 ) -> tuple[PlannedBatchReader[MaskedBatch], PlannedBatchReader[MaskedBatch] | None]:
     """This rank's training reader and validation reader (``None`` without validation)."""
-    dp = ctx.gangs.dp
-    budget = train.max_num_tokens
-    batch_size = train.batch_size if budget is None else None
-    options = ReaderOptions(seed=train.seed, rank=dp.rank, world_size=dp.size)
-    reader = masked_reader(
-        prepared.train,
-        pad_idx=pad_idx,
-        batch_size=batch_size,
-        max_num_tokens=budget,
-        options=options,
-    )
-    try:
-        reader.plan()
-    except NotEnoughDataError as ex:
-        raise RecipeDataError(
-            f"{ex} Each rank needs at least one batch: lower train.batch_size or "
-            "train.max_num_tokens, or add data."
-        ) from ex
-    if not prepared.valid:
-        return reader, None
-    valid = masked_reader(
-        prepared.valid,
-        pad_idx=pad_idx,
-        batch_size=batch_size,
-        max_num_tokens=budget,
-        options=ReaderOptions(rank=dp.rank, world_size=dp.size, shuffle=False),
-    )
-    try:
-        valid.plan()
-    except NotEnoughDataError:
-        ctx.say(f"Fewer validation examples than {dp.size} rank(s); skipping validation.")
-        return reader, None
-    return reader, valid
+    batch_size, budget = batch_sizes(train)
+
+    def make(
+        datasets: Sequence[TokenDataset], options: ReaderOptions
+    ) -> PlannedBatchReader[MaskedBatch]:
+        return masked_reader(
+            datasets, pad_idx=pad_idx, batch_size=batch_size, max_num_tokens=budget, options=options
+        )
+
+    return create_readers(ctx, prepared, make, train, what="examples")

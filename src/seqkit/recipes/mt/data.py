@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from seqkit.data import (
-    NotEnoughDataError,
     PairBatch,
     PlannedBatchReader,
     ReaderOptions,
+    TokenDataset,
     pair_reader,
 )
 from seqkit.recipes.data_prep import (
@@ -19,6 +20,7 @@ from seqkit.recipes.data_prep import (
 )
 from seqkit.recipes.errors import RecipeDataError
 from seqkit.recipes.mt.config import MtDataSection
+from seqkit.recipes.readers import batch_sizes, create_readers
 from seqkit.recipes.run_context import RunContext
 from seqkit.recipes.sections import DatasetEntry, TrainSection, mixture_weights
 from seqkit.text import Column, Holdout, TextTokenEncoder
@@ -152,29 +154,18 @@ def mt_readers(
     ctx: RunContext, prepared: PreparedData, data: MtDataSection, train: TrainSection, pad_idx: int
 ) -> tuple[PlannedBatchReader[PairBatch], PlannedBatchReader[PairBatch] | None]:
     """This rank's training reader and validation reader (``None`` without validation)."""
-    dp = ctx.gangs.dp
-    budget = train.max_num_tokens
-    batch_size = train.batch_size if budget is None else None
-    options = ReaderOptions(
-        seed=train.seed,
-        rank=dp.rank,
-        world_size=dp.size,
-        weights=mixture_weights(data.train_datasets),
-    )
-    reader = pair_reader(
-        prepared.train,
-        pad_idx=pad_idx,
-        batch_size=batch_size,
-        max_num_tokens=budget,
-        options=options,
-    )
-    try:
-        plan = reader.plan()
-    except NotEnoughDataError as ex:
-        raise RecipeDataError(
-            f"{ex} Each rank needs at least one batch: lower train.batch_size or "
-            "train.max_num_tokens, or add data."
-        ) from ex
+    batch_size, budget = batch_sizes(train)
+
+    def make(
+        datasets: Sequence[TokenDataset], options: ReaderOptions
+    ) -> PlannedBatchReader[PairBatch]:
+        return pair_reader(
+            datasets, pad_idx=pad_idx, batch_size=batch_size, max_num_tokens=budget, options=options
+        )
+
+    weights = mixture_weights(data.train_datasets)
+    reader, valid = create_readers(ctx, prepared, make, train, what="pairs", weights=weights)
+    plan = reader.plan()
     if plan.num_skipped:
         ctx.say(
             f"Skipped {plan.num_skipped} training pair(s) that alone exceed "
@@ -182,18 +173,4 @@ def mt_readers(
         )
     if plan.padding_efficiency is not None:
         ctx.say(f"Padding efficiency of the training batches: {plan.padding_efficiency:.3f}.")
-    if not prepared.valid:
-        return reader, None
-    valid = pair_reader(
-        prepared.valid,
-        pad_idx=pad_idx,
-        batch_size=batch_size,
-        max_num_tokens=budget,
-        options=ReaderOptions(rank=dp.rank, world_size=dp.size, shuffle=False),
-    )
-    try:
-        valid.plan()
-    except NotEnoughDataError:
-        ctx.say(f"Fewer validation pairs than {dp.size} rank(s); skipping validation.")
-        return reader, None
     return reader, valid
