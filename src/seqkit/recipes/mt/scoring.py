@@ -1,8 +1,7 @@
-"""Translating a list of sentences and scoring it: BLEU and chrF.
+"""Translating a list of sentences and scoring it: BLEU and chrF, by sacrebleu.
 
-seqkit's own BLEU/chrF (:mod:`seqkit.metrics`) follow sacrebleu's defaults; when the
-optional ``sacrebleu`` package is installed it is used instead, so published numbers are
-computed by the reference implementation.
+sacrebleu is the reference implementation published numbers come from, so seqkit keeps no
+copy of its own; it is the ``seqkit[metrics]`` extra, needed by the mt recipes' scoring.
 """
 
 from __future__ import annotations
@@ -13,8 +12,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from seqkit.generation import BeamSearchGenerator, TextTranslator
-from seqkit.metrics.bleu import corpus_bleu
-from seqkit.metrics.chrf import corpus_chrf
+from seqkit.recipes.errors import RecipeError
 from seqkit.text import TextTokenizer
 
 
@@ -29,7 +27,7 @@ class TranslationScores:
     """Corpus chrF2, 0-100."""
 
     scorer: str
-    """``sacrebleu`` or ``seqkit``: which implementation computed them."""
+    """What computed them (``sacrebleu`` and its version)."""
 
     detail: str
     """The full BLEU line (n-gram precisions, brevity penalty)."""
@@ -72,21 +70,30 @@ def translate_all(
     return out
 
 
-def score_translations(hyps: Sequence[str], refs: Sequence[str]) -> TranslationScores:
-    """Corpus BLEU and chrF of ``hyps`` against one reference each."""
+def require_sacrebleu() -> None:
+    """Fail early, with the fix, when sacrebleu (the ``metrics`` extra) is missing."""
     try:
-        import sacrebleu
+        import sacrebleu  # noqa: F401
     except ImportError:
-        bleu = corpus_bleu(hyps, [list(refs)])
-        chrf = corpus_chrf(hyps, [list(refs)])
-        return TranslationScores(
-            bleu=bleu.score, chrf=chrf.score, scorer="seqkit", detail=str(bleu)
-        )
+        raise RecipeError(
+            "BLEU and chrF are computed by sacrebleu, which is not installed: "
+            "pip install 'seqkit[metrics]' (or sacrebleu), or set bleu.num_sentences=0."
+        ) from None
+
+
+def score_translations(hyps: Sequence[str], refs: Sequence[str]) -> TranslationScores:
+    """Corpus BLEU and chrF of ``hyps`` against one reference each (sacrebleu's defaults:
+    13a tokenization, exponential smoothing; chrF2)."""
+    require_sacrebleu()
+    import sacrebleu
+
+    if len(hyps) != len(refs):
+        raise RecipeError(f"{len(hyps)} translations for {len(refs)} references.")
     sb_bleu = sacrebleu.corpus_bleu(list(hyps), [list(refs)])
     sb_chrf = sacrebleu.corpus_chrf(list(hyps), [list(refs)])
     return TranslationScores(
         bleu=float(sb_bleu.score),
         chrf=float(sb_chrf.score),
-        scorer="sacrebleu",
+        scorer=f"sacrebleu {sacrebleu.__version__}",
         detail=str(sb_bleu),
     )

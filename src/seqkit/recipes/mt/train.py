@@ -18,7 +18,7 @@ from seqkit.recipes.finish import RunResult, report_run
 from seqkit.recipes.loss_units import LossFn
 from seqkit.recipes.mt.config import MtTrainConfig
 from seqkit.recipes.mt.data import mt_readers, prepare_mt_data, text_corpora
-from seqkit.recipes.mt.scoring import create_translator
+from seqkit.recipes.mt.scoring import create_translator, require_sacrebleu
 from seqkit.recipes.mt.text_pairs import read_aligned
 from seqkit.recipes.mt.units import translation_loss
 from seqkit.recipes.mt.valid_bleu import BleuScorer
@@ -38,6 +38,11 @@ class MtTrainRecipe(TrainingRecipe[MtTrainConfig, PairBatch]):
     task = "translation"
 
     _bleu: BleuScorer | None = None
+
+    @override
+    def check(self, config: MtTrainConfig) -> None:
+        if config.bleu.num_sentences:
+            require_sacrebleu()
 
     @override
     def tokenizer(self, ctx: RunContext, config: MtTrainConfig) -> RunTokenizer:
