@@ -37,6 +37,7 @@ from seqkit.trainer.errors import NonFiniteError, TrainerError
 from seqkit.trainer.rng import capture_rng_state, restore_rng_state, seed_everything
 from seqkit.trainer.signals import GracefulStop
 from seqkit.trainer.summary import StopReason, TrainSummary, unwrap_model
+from seqkit.trainer.throughput import device_peak_flops, throughput_metrics
 from seqkit.trainer.units import (
     BatchT,
     DataReader,
@@ -115,6 +116,7 @@ class Trainer(Generic[BatchT]):
         self._step_lr = 0.0
         self._step_data_wait = 0.0  # seconds the current step spent in _next_batch
         self._params = [p for p in unwrap_model(unit.model).parameters() if p.requires_grad]
+        self._peak_flops = config.peak_flops_per_s or device_peak_flops(self.gang.device)
         # Tensor-parallel slices have no layout to re-derive a full tensor from, so their
         # optimizer state is saved per rank (same topology to resume). Everything else,
         # FSDP's DTensor shards included, is consolidated and loads into any world size.
@@ -384,6 +386,17 @@ class Trainer(Generic[BatchT]):
         # restarts included): per step, and as a share of the step time.
         values["data_wait_s"] = window_wait / self.config.publish_metrics_every_n_steps
         values["data_wait_share"] = min(1.0, window_wait / window_time) if window_time else 0.0
+        values.update(
+            throughput_metrics(
+                tokens_per_s=values["targets_per_s"],
+                flops_per_token=self.config.model_flops_per_token,
+                peak_flops_per_s=self._peak_flops,
+                num_devices=self.root_gang.size,
+            )
+        )
+        if self.gang.device.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(self.gang.device)
+            values["peak_memory_gib"] = peak / 2**30
         values["elapsed_s"] = self._elapsed()
         self._last_metrics = values
         record_all(self.recorders, "train", self.step, values)
