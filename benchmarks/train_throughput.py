@@ -202,7 +202,7 @@ def run_mode(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="tiny shape, eager + hf on CPU, 4 steps")
+    parser.add_argument("--quick", action="store_true", help="tiny shape, 4 steps")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if any)")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default=None)
     parser.add_argument("--modes", default=None, help="comma list of eager,compile,compile_ac,hf")
