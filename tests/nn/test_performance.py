@@ -152,6 +152,13 @@ def test_compiled_llama_equals_eager(checkpointing: bool) -> None:
     assert list(compiled.state_dict()) == list(model.state_dict())
     for _ in range(2):  # the second step runs the cached graph
         _assert_same(reference, _llama_step(compiled), atol=1e-5)
+    # A deep copy runs its own weights through the shared compiled function.
+    copied = copy.deepcopy(compiled)
+    with torch.no_grad():
+        for p in copied.parameters():
+            p.mul_(0.5)
+    assert not torch.equal(_llama_step(copied)[0], reference[0])
+    _assert_same(reference, _llama_step(compiled), atol=1e-5)
     # Decoding stays eager and still matches.
     compiled.eval()
     seqs = torch.randint(1, 64, (2, 5))

@@ -11,9 +11,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from collections.abc import Callable
 from typing import Literal
 
 import torch
+from torch import Tensor
 from torch.nn import Module
 
 from seqkit.nn.transformer_layers import TransformerDecoderLayer, TransformerEncoderLayer
@@ -107,8 +109,12 @@ def compile_layers(model: Module, *, dynamic: bool | None = None, fullgraph: boo
     use :func:`compile_unsupported_reason` first to fall back cleanly.
     """
     layers = transformer_layers(model)
+    compiled: dict[type[Module], Callable[..., Tensor]] = {}
     for layer in layers:
-        layer.compiled_forward = torch.compile(
-            layer.checkpointed_forward, dynamic=dynamic, fullgraph=fullgraph
-        )
+        cls = type(layer)
+        if cls not in compiled:  # one compiled function per layer class, shared
+            compiled[cls] = torch.compile(
+                cls.checkpointed_forward, dynamic=dynamic, fullgraph=fullgraph
+            )
+        layer.compiled_forward = compiled[cls]
     return len(layers)

@@ -43,15 +43,17 @@ class TransformerEncoderLayer(Module):
         """Recompute this layer's activations in backward instead of keeping them (see
         :func:`~seqkit.nn.apply_activation_checkpointing`)."""
         self.compiled_forward: Callable[..., Tensor] | None = None
-        """A ``torch.compile`` d :meth:`checkpointed_forward` that ``forward`` runs instead
-        (see :func:`~seqkit.nn.compile_layers`)."""
+        """``torch.compile(TransformerEncoderLayer.checkpointed_forward)``, called with the
+        layer as first argument, that ``forward`` runs instead (see
+        :func:`~seqkit.nn.compile_layers`); unbound, so a deep copy runs its own weights."""
 
     @override
     def forward(
         self, seqs: Tensor, mask: AttentionMask, *, rotary: tuple[Tensor, Tensor] | None = None
     ) -> Tensor:
-        run = self.compiled_forward or self.checkpointed_forward
-        return run(seqs, mask, rotary=rotary)
+        if self.compiled_forward is not None:
+            return self.compiled_forward(self, seqs, mask, rotary=rotary)
+        return self.checkpointed_forward(seqs, mask, rotary=rotary)
 
     def checkpointed_forward(
         self, seqs: Tensor, mask: AttentionMask, *, rotary: tuple[Tensor, Tensor] | None = None
@@ -102,8 +104,9 @@ class TransformerDecoderLayer(Module):
         """Recompute this layer's activations in backward instead of keeping them (see
         :func:`~seqkit.nn.apply_activation_checkpointing`); never while decoding."""
         self.compiled_forward: Callable[..., Tensor] | None = None
-        """A ``torch.compile`` d :meth:`checkpointed_forward` that ``forward`` runs instead
-        when not decoding (see :func:`~seqkit.nn.compile_layers`)."""
+        """``torch.compile(TransformerDecoderLayer.checkpointed_forward)``, called with the
+        layer as first argument, that ``forward`` runs instead when not decoding (see
+        :func:`~seqkit.nn.compile_layers`); unbound, so a deep copy runs its own weights."""
 
     @override
     def forward(
@@ -125,8 +128,16 @@ class TransformerDecoderLayer(Module):
                 encoder_mask=encoder_mask,
                 state_bag=state_bag,
             )
-        run = self.compiled_forward or self.checkpointed_forward
-        return run(
+        if self.compiled_forward is not None:
+            return self.compiled_forward(
+                self,
+                seqs,
+                mask,
+                rotary=rotary,
+                encoder_output=encoder_output,
+                encoder_mask=encoder_mask,
+            )
+        return self.checkpointed_forward(
             seqs, mask, rotary=rotary, encoder_output=encoder_output, encoder_mask=encoder_mask
         )
 
