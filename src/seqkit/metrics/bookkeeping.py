@@ -7,7 +7,15 @@ import time
 from typing import Final
 
 WALL_CLOCK_METRICS: Final = frozenset(
-    {"elapsed_s", "step_time_s", "targets_per_s", "data_wait_s", "data_wait_share"}
+    {
+        "elapsed_s",
+        "step_time_s",
+        "targets_per_s",
+        "data_wait_s",
+        "data_wait_share",
+        "model_tflops_per_s",
+        "mfu",
+    }
 )
 """Metric names that depend on the clock; two identical runs differ only in these."""
 

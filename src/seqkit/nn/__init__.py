@@ -22,6 +22,12 @@ from seqkit.nn.kv_cache import (
     track_key_padding,
 )
 from seqkit.nn.normalization import LayerNorm, RMSNorm, create_norm
+from seqkit.nn.performance import (
+    apply_activation_checkpointing,
+    compile_layers,
+    compile_unsupported_reason,
+    transformer_layers,
+)
 from seqkit.nn.position_encoder import (
     LearnedPositionEncoder,
     Llama3RopeScaling,
@@ -64,9 +70,12 @@ __all__ = [
     "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
+    "apply_activation_checkpointing",
     "apply_rotary",
     "build_cross_attention_mask",
     "build_self_attention_mask",
+    "compile_layers",
+    "compile_unsupported_reason",
     "create_embedding",
     "create_linear",
     "create_norm",
@@ -74,4 +83,5 @@ __all__ = [
     "init_normal_",
     "rope_frequencies",
     "track_key_padding",
+    "transformer_layers",
 ]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, final
 
+import torch
 from torch import Tensor
 from torch.nn import Dropout, Module
+from torch.utils.checkpoint import checkpoint
 from typing_extensions import override
 
 from seqkit.nn.attention import MultiheadAttention
@@ -37,9 +39,32 @@ class TransformerEncoderLayer(Module):
         self.ffn = ffn
         self.norm_order = norm_order
         self.dropout = Dropout(dropout_p)
+        self.checkpoint_activations = False
+        """Recompute this layer's activations in backward instead of keeping them (see
+        :func:`~seqkit.nn.apply_activation_checkpointing`)."""
+        self.compiled_forward: Callable[..., Tensor] | None = None
+        """``torch.compile(TransformerEncoderLayer.checkpointed_forward)``, called with the
+        layer as first argument, that ``forward`` runs instead (see
+        :func:`~seqkit.nn.compile_layers`); unbound, so a deep copy runs its own weights."""
 
     @override
     def forward(
+        self, seqs: Tensor, mask: AttentionMask, *, rotary: tuple[Tensor, Tensor] | None = None
+    ) -> Tensor:
+        if self.compiled_forward is not None:
+            return self.compiled_forward(self, seqs, mask, rotary=rotary)
+        return self.checkpointed_forward(seqs, mask, rotary=rotary)
+
+    def checkpointed_forward(
+        self, seqs: Tensor, mask: AttentionMask, *, rotary: tuple[Tensor, Tensor] | None = None
+    ) -> Tensor:
+        """``forward``, under activation checkpointing when it is on and autograd records."""
+        if self.checkpoint_activations and torch.is_grad_enabled():
+            out: Tensor = checkpoint(self._forward, seqs, mask, rotary=rotary, use_reentrant=False)
+            return out
+        return self._forward(seqs, mask, rotary=rotary)
+
+    def _forward(
         self, seqs: Tensor, mask: AttentionMask, *, rotary: tuple[Tensor, Tensor] | None = None
     ) -> Tensor:
         def attn(x: Tensor) -> Tensor:
@@ -75,9 +100,74 @@ class TransformerDecoderLayer(Module):
         self.ffn = ffn
         self.norm_order = norm_order
         self.dropout = Dropout(dropout_p)
+        self.checkpoint_activations = False
+        """Recompute this layer's activations in backward instead of keeping them (see
+        :func:`~seqkit.nn.apply_activation_checkpointing`); never while decoding."""
+        self.compiled_forward: Callable[..., Tensor] | None = None
+        """``torch.compile(TransformerDecoderLayer.checkpointed_forward)``, called with the
+        layer as first argument, that ``forward`` runs instead when not decoding (see
+        :func:`~seqkit.nn.compile_layers`); unbound, so a deep copy runs its own weights."""
 
     @override
     def forward(
+        self,
+        seqs: Tensor,
+        mask: AttentionMask,
+        *,
+        rotary: tuple[Tensor, Tensor] | None = None,
+        encoder_output: Tensor | None = None,
+        encoder_mask: AttentionMask | None = None,
+        state_bag: IncrementalStateBag | None = None,
+    ) -> Tensor:
+        if state_bag is not None:  # decoding: one step at a time, eager, nothing to recompute
+            return self._forward(
+                seqs,
+                mask,
+                rotary=rotary,
+                encoder_output=encoder_output,
+                encoder_mask=encoder_mask,
+                state_bag=state_bag,
+            )
+        if self.compiled_forward is not None:
+            return self.compiled_forward(
+                self,
+                seqs,
+                mask,
+                rotary=rotary,
+                encoder_output=encoder_output,
+                encoder_mask=encoder_mask,
+            )
+        return self.checkpointed_forward(
+            seqs, mask, rotary=rotary, encoder_output=encoder_output, encoder_mask=encoder_mask
+        )
+
+    def checkpointed_forward(
+        self,
+        seqs: Tensor,
+        mask: AttentionMask,
+        *,
+        rotary: tuple[Tensor, Tensor] | None = None,
+        encoder_output: Tensor | None = None,
+        encoder_mask: AttentionMask | None = None,
+    ) -> Tensor:
+        """``forward`` without a KV cache, under activation checkpointing when it is on and
+        autograd records."""
+        if self.checkpoint_activations and torch.is_grad_enabled():
+            out: Tensor = checkpoint(
+                self._forward,
+                seqs,
+                mask,
+                rotary=rotary,
+                encoder_output=encoder_output,
+                encoder_mask=encoder_mask,
+                use_reentrant=False,
+            )
+            return out
+        return self._forward(
+            seqs, mask, rotary=rotary, encoder_output=encoder_output, encoder_mask=encoder_mask
+        )
+
+    def _forward(
         self,
         seqs: Tensor,
         mask: AttentionMask,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Final
@@ -12,6 +13,8 @@ from torch.optim import Optimizer
 
 from seqkit.optim.config_dict import config_from_dict
 from seqkit.optim.errors import OptimConfigError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -32,8 +35,24 @@ class AdamWConfig:
     weight_decay: float = 0.1
     """Decoupled weight decay coefficient."""
 
+    fused: bool | None = None
+    """One fused kernel for the whole update (``torch.optim.AdamW(fused=True)``): ``null``
+    uses it when every parameter is on CUDA; ``true`` wherever torch has the kernel for
+    the parameters' device (else the multi-tensor update, with a one-line warning);
+    ``false`` never."""
+
+    foreach: bool | None = None
+    """The multi-tensor (``foreach``) update instead of a per-parameter loop; ``null``:
+    torch's default (foreach on CUDA). Cannot be ``true`` together with ``fused: true``."""
+
     def __post_init__(self) -> None:
         _check_lr(self.lr)
+        if self.fused and self.foreach:
+            raise OptimConfigError(
+                "optimizer.fused and optimizer.foreach cannot both be true; pick one "
+                "(fused is the faster where it is available).",
+                field="fused",
+            )
         if not all(0.0 <= b < 1.0 for b in self.betas) or len(self.betas) != 2:
             raise OptimConfigError(
                 f"optimizer.betas must be two numbers in [0, 1), got {self.betas!r}.",
@@ -83,6 +102,43 @@ OPTIMIZER_CONFIGS: Final[Mapping[str, type[OptimizerConfig]]] = {
 """Registry keys usable as ``optimizer: {name: ...}`` in YAML."""
 
 
+def fused_optimizer_devices() -> frozenset[str]:
+    """Device types for which torch has fused optimizer kernels (CUDA at least)."""
+    try:
+        from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+
+        return frozenset(_get_fused_kernels_supported_devices())
+    except ImportError:  # pragma: no cover - private API moved
+        return frozenset({"cuda"})
+
+
+def _param_devices(params: list[object]) -> set[str]:
+    devices: set[str] = set()
+    for item in params:
+        group = item["params"] if isinstance(item, dict) else [item]
+        for tensor in group if isinstance(group, list | tuple) else [group]:
+            if isinstance(tensor, Tensor):
+                devices.add(tensor.device.type)
+    return devices
+
+
+def _resolve_fused(fused: bool | None, devices: set[str]) -> bool | None:
+    """``fused`` for torch.optim.AdamW: auto on CUDA, a clear fallback where unsupported."""
+    if fused is False or not devices:
+        return None
+    if fused is None:
+        return True if devices == {"cuda"} else None
+    unsupported = sorted(devices - fused_optimizer_devices())
+    if unsupported:
+        log.warning(
+            "optimizer.fused: torch has no fused AdamW for %s parameters; using the "
+            "multi-tensor update instead.",
+            "/".join(unsupported),
+        )
+        return None
+    return True
+
+
 def _check_lr(lr: float) -> None:
     if not lr > 0.0:
         raise OptimConfigError(f"optimizer.lr must be > 0, got {lr}.", field="lr")
@@ -98,12 +154,16 @@ def create_optimizer(
 ) -> Optimizer:
     """Create the torch optimizer that ``config`` describes over ``params``."""
     if isinstance(config, AdamWConfig):
+        items: list[object] = list(params)
+        fused = _resolve_fused(config.fused, _param_devices(items))
         return torch.optim.AdamW(
-            params,
+            items,  # type: ignore[arg-type]
             lr=config.lr,
             betas=config.betas,
             eps=config.eps,
             weight_decay=config.weight_decay,
+            fused=fused,
+            foreach=None if fused else config.foreach,
         )
     if isinstance(config, SGDConfig):
         return torch.optim.SGD(

@@ -155,6 +155,16 @@ class TrainSection:
     data_parallel: Literal["ddp", "fsdp"] = "ddp"
     """How data-parallel ranks share the model: replicated (DDP) or sharded (FSDP2)."""
 
+    activation_checkpointing: Literal["none", "every"] | int = "none"
+    """Recompute transformer-layer activations in backward instead of storing them (less
+    memory, about one more forward of compute): ``none``, ``every`` layer, or an integer k
+    for every k-th layer of each stack."""
+
+    compile: bool = False
+    """``torch.compile`` each transformer layer (regional compile; the loss stays eager).
+    Falls back to eager with a one-line notice where inductor cannot run (no C++ compiler
+    on CPU, no Triton on CUDA)."""
+
     def __post_init__(self) -> None:
         for name in ("max_steps", "batch_size", "grad_accumulation", "log_every_n_steps"):
             if getattr(self, name) < 1:
@@ -181,6 +191,14 @@ class TrainSection:
                 "train.final_model=best ranks checkpoints by the validation at their step: make "
                 f"train.checkpoint_every_n_steps ({self.checkpoint_every_n_steps}) a multiple of "
                 f"train.validate_every_n_steps ({self.validate_every_n_steps})"
+            )
+        ac = self.activation_checkpointing
+        if ac not in ("none", "every") and (
+            not isinstance(ac, int) or isinstance(ac, bool) or ac < 1
+        ):
+            raise ValueError(
+                "train.activation_checkpointing must be none, every or an integer k >= 1 "
+                f"(every k-th layer), not {ac!r}"
             )
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise ValueError("train.early_stopping_patience must be >= 1 (or null)")

@@ -123,7 +123,13 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
             f"Model: {family} with {num_parameters(model) / 1e6:.2f}M parameters; "
             f"{data.description}"
         )
-        wrapped = parallelize(model, ctx, data_parallel=config.train.data_parallel)
+        wrapped = parallelize(
+            model,
+            ctx,
+            data_parallel=config.train.data_parallel,
+            activation_checkpointing=config.train.activation_checkpointing,
+            compile=config.train.compile,
+        )
         train_loss, valid_loss = self.losses(ctx, config)
         scorers = self.valid_scorers(ctx, config, model, run_tokenizer, data)
         summary = run_training(

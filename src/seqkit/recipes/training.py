@@ -9,6 +9,7 @@ from torch import nn
 
 from seqkit.checkpoint import StandardCheckpointManager
 from seqkit.metrics import create_recorders
+from seqkit.models.flops import model_flops_per_token
 from seqkit.optim import (
     create_lr_scheduler,
     create_optimizer,
@@ -92,6 +93,7 @@ def run_training(
         best_checkpoint_metric=train.best_metric,
         best_checkpoint_mode=mode,
         early_stopping=early_stopping,
+        model_flops_per_token=model_flops_per_token(model),
     )
     checkpoints = StandardCheckpointManager(
         ctx.output_dir / CHECKPOINT_DIR,

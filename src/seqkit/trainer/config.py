@@ -110,6 +110,15 @@ class TrainerConfig:
     resume: bool = True
     """Resume from the newest valid checkpoint when one exists."""
 
+    model_flops_per_token: float | None = None
+    """Training FLOPs (forward + backward) per target token, e.g. from
+    :func:`seqkit.models.flops.llama_flops_per_token`; adds ``model_tflops_per_s`` and
+    ``mfu`` to the training metrics."""
+
+    peak_flops_per_s: float | None = None
+    """Peak FLOP/s of one device for ``mfu``; ``None``: the dense bf16 peak of a known CUDA
+    device (no ``mfu`` on other devices)."""
+
     def __post_init__(self) -> None:
         if (
             self.max_num_steps is None
@@ -131,6 +140,10 @@ class TrainerConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise TrainerConfigError(name, f"must be >= 1, got {value}.")
+        for name in ("model_flops_per_token", "peak_flops_per_s"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise TrainerConfigError(name, f"must be > 0 (or None), got {value}.")
         if self.max_consecutive_nonfinite < 0:
             raise TrainerConfigError("max_consecutive_nonfinite", "must be >= 0.")
         if self.best_checkpoint_mode not in ("min", "max"):

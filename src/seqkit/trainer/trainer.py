@@ -37,6 +37,7 @@ from seqkit.trainer.errors import NonFiniteError, TrainerError
 from seqkit.trainer.rng import capture_rng_state, restore_rng_state, seed_everything
 from seqkit.trainer.signals import GracefulStop
 from seqkit.trainer.summary import StopReason, TrainSummary, unwrap_model
+from seqkit.trainer.throughput import device_peak_flops, throughput_metrics
 from seqkit.trainer.units import (
     BatchT,
     DataReader,
@@ -115,6 +116,7 @@ class Trainer(Generic[BatchT]):
         self._step_lr = 0.0
         self._step_data_wait = 0.0  # seconds the current step spent in _next_batch
         self._params = [p for p in unwrap_model(unit.model).parameters() if p.requires_grad]
+        self._peak_flops = config.peak_flops_per_s or device_peak_flops(self.gang.device)
         # Tensor-parallel slices have no layout to re-derive a full tensor from, so their
         # optimizer state is saved per rank (same topology to resume). Everything else,
         # FSDP's DTensor shards included, is consolidated and loads into any world size.
@@ -234,6 +236,11 @@ class Trainer(Generic[BatchT]):
         if accumulated is None:
             return None
         loss_sum, num_targets = accumulated
+        max_norm = self.config.max_grad_norm if self.config.max_grad_norm is not None else math.inf
+        if gang.size == 1 and self.grad_scaler is None:
+            return self._single_rank_update(
+                loss_sum, num_targets, normalize_loss, max_norm, stop_flag
+            )
         if gang.size == 1:
             # No collective: one host sync, as a hand-written loop's ``loss.item()``.
             values = [float(loss_sum), float(num_targets), float(stop_flag)]
@@ -249,10 +256,45 @@ class Trainer(Generic[BatchT]):
             grads = [p.grad for p in self._params if p.grad is not None]
             # DDP averages gradients over ranks; undo the average and divide by all targets.
             torch._foreach_mul_(grads, gang.size / max(values[1], 1.0))
-        max_norm = self.config.max_grad_norm if self.config.max_grad_norm is not None else math.inf
         grad_norm = float(clip_grad_norm(self.unit.model, self._params, max_norm))
         if not math.isfinite(grad_norm) and self.grad_scaler is None:
             return self._skip_nonfinite("gradient norm", list(range(gang.size)), stop)
+        self._optimizer_step()
+        return values[0], values[1], grad_norm, stop
+
+    def _single_rank_update(
+        self,
+        loss_sum: Tensor,
+        num_targets: Tensor | int,
+        normalize_loss: bool,
+        max_norm: float,
+        stop_flag: bool,
+    ) -> tuple[float, float, float, bool]:
+        """One process without a gradient scaler: normalize and clip on the device, then
+        read loss, targets and gradient norm back in one host sync (not one per value), and
+        decide on the non-finite policy from those before the optimizer step."""
+        if not normalize_loss:
+            grads = [p.grad for p in self._params if p.grad is not None]
+            if grads:
+                count = torch.as_tensor(num_targets, dtype=torch.float32, device=grads[0].device)
+                torch._foreach_mul_(grads, count.clamp(min=1.0).reciprocal())
+        norm = clip_grad_norm(self.unit.model, self._params, max_norm)
+        packed = torch.stack(
+            [
+                loss_sum.float().to(norm.device),
+                torch.as_tensor(num_targets, dtype=torch.float32, device=norm.device),
+                norm.detach().float(),
+            ]
+        )
+        loss, targets, grad_norm = packed.tolist()
+        if not math.isfinite(loss):
+            return self._skip_nonfinite("loss", [0], stop_flag)
+        if not math.isfinite(grad_norm):
+            return self._skip_nonfinite("gradient norm", [0], stop_flag)
+        self._optimizer_step()
+        return loss, targets, grad_norm, stop_flag
+
+    def _optimizer_step(self) -> None:
         self._step_lr = float(self.optimizer.param_groups[0]["lr"])
         if self.grad_scaler is not None:
             self.grad_scaler.step(self.optimizer)
@@ -264,7 +306,6 @@ class Trainer(Generic[BatchT]):
         self.optimizer.zero_grad(set_to_none=True)
         self._consecutive_nonfinite = 0
         self.step += 1
-        return values[0], values[1], grad_norm, stop
 
     def _forward_backward(self, normalize_loss: bool) -> tuple[Tensor, Tensor | int] | None:
         """Forward and backward over the step's micro-batches; None if the data ended."""
@@ -345,6 +386,17 @@ class Trainer(Generic[BatchT]):
         # restarts included): per step, and as a share of the step time.
         values["data_wait_s"] = window_wait / self.config.publish_metrics_every_n_steps
         values["data_wait_share"] = min(1.0, window_wait / window_time) if window_time else 0.0
+        values.update(
+            throughput_metrics(
+                tokens_per_s=values["targets_per_s"],
+                flops_per_token=self.config.model_flops_per_token,
+                peak_flops_per_s=self._peak_flops,
+                num_devices=self.root_gang.size,
+            )
+        )
+        if self.gang.device.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(self.gang.device)
+            values["peak_memory_gib"] = peak / 2**30
         values["elapsed_s"] = self._elapsed()
         self._last_metrics = values
         record_all(self.recorders, "train", self.step, values)
