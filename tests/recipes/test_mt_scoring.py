@@ -25,5 +25,5 @@ def test_missing_sacrebleu_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(sys.modules, "sacrebleu", None)  # makes `import sacrebleu` fail
     with pytest.raises(RecipeError, match=r"pip install 'seqkit\[metrics\]'"):
         require_sacrebleu()
-    with pytest.raises(RecipeError, match="bleu.num_sentences=0"):
+    with pytest.raises(RecipeError, match=r"bleu\.num_sentences=0"):
         score_translations(["a"], ["a"])
