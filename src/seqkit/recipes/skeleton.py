@@ -141,6 +141,7 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
         result = finish_run(
             ctx,
             model=model,
+            families=self._families,
             tokenizer=run_tokenizer,
             family=family,
             task=self.task,
