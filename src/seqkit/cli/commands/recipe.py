@@ -25,6 +25,8 @@ ConfigT_contra = TypeVar("ConfigT_contra", contravariant=True)
 class TrainingRecipe(Protocol[ConfigT_contra]):
     """A recipe that trains (or resumes) into an output directory."""
 
+    def validate(self, config: ConfigT_contra) -> None: ...
+
     def run(self, config: ConfigT_contra, output_dir: Path) -> object: ...
 
 
@@ -98,6 +100,7 @@ class RecipeCommand(CliCommand, Generic[ConfigT]):
                 config_files=args.config_file,
                 overrides=args.config,
             )
+            self._recipe().validate(config)
             sys.stdout.write(dump_config(config))
             return 0
         invocation = resolve_invocation(
