@@ -14,6 +14,7 @@ from seqkit.cli.main import main
 from seqkit.composition import create_container, load_extensions
 from seqkit.metrics.recorders import MetricRecorders, RecorderFactory, RecorderSettings
 from seqkit.optim import LRSchedulers, OptimConfigError, Optimizers
+from seqkit.recipes.lm.config import LmTrainConfig
 from seqkit.runtime import DependencyContainer
 from tests.composition import pluggable_extension as ext
 
@@ -114,6 +115,8 @@ def test_a_recipe_run_uses_the_extension_recorder_optimizer_and_scheduler(
     # was closed.
     assert [s.run for s in ext.SETTINGS] == ["lm.train"]
     assert ext.SETTINGS[0].output_dir == out
+    assert isinstance(ext.SETTINGS[0].config, LmTrainConfig)
+    assert ext.SETTINGS[0].config.optim.optimizer["name"] == "plain_sgd"
     train_steps = [step for section, step, _ in ext.RECORDS if section == "train"]
     assert train_steps == [2, 4]
     assert all("loss" in values for section, _, values in ext.RECORDS if section == "train")

@@ -163,7 +163,7 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
             optimizers=self._optimizers,
             lr_schedulers=self._lr_schedulers,
             recorders=self._recorders,
-            config=config,
+            run_config=config,
             valid_scorers=scorers,
         )
         result = finish_run(

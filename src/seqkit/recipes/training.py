@@ -47,14 +47,14 @@ def run_training(
     optimizers: Optimizers,
     lr_schedulers: LRSchedulers,
     recorders: MetricRecorders,
-    config: object = None,
+    run_config: object = None,
     valid_scorers: Sequence[ValidationScorer] = (),
 ) -> TrainSummary:
     """Train ``unit`` until ``train.max_steps``, resuming from the newest checkpoint.
 
     The optimizer, LR scheduler and metric recorders come from the registered
     ``optimizers``, ``lr_schedulers`` and ``recorders`` (built-ins plus extensions);
-    ``config`` (the run's whole config) is shown to the recorders. ``valid_scorers`` add
+    ``run_config`` (the run's whole config) is shown to the recorders. ``valid_scorers`` add
     metrics (e.g. BLEU) to every validation; ``train.best_metric`` may name one of them.
     """
     optimizer = optimizers.create(
@@ -105,7 +105,7 @@ def run_training(
         console=train.console_metrics,
         tensorboard=train.tensorboard,
         run=recipe,
-        config=config,
+        config=run_config,
     )
     run_recorders = recorders.create(settings) if ctx.is_main else []
     trainer = Trainer(
