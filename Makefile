@@ -8,10 +8,11 @@ DEPS_STAMP := $(VENV)/.seqkit-deps
 INSTALL_STAMP := $(VENV)/.seqkit-install
 NATIVE_SOURCES := CMakeLists.txt $(shell find native -type f 2>/dev/null)
 PYTEST_ARGS ?=
+NATIVE_TEST_DIR := build/native-tests
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all setup test lint typecheck pytest bench demo clean test-native-asan
+.PHONY: all setup test lint typecheck pytest bench demo clean test-native test-native-asan
 
 all: test
 
@@ -45,13 +46,21 @@ typecheck: setup
 pytest: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint pytest
+# Lint, then the C++ tests of the native core, then the Python suite.
+test: lint test-native pytest
 
 bench: setup
 	$(PY) benchmarks/run_all.py
 
 demo: setup
 	$(PY) scripts/demo.py
+
+# C++ tests (native/tests) in Release, linked against the seqkit_core static library; the
+# build directory is kept, so a rerun recompiles only what changed.
+test-native:
+	cmake -S native/tests -B $(NATIVE_TEST_DIR) -DCMAKE_BUILD_TYPE=Release > /dev/null
+	cmake --build $(NATIVE_TEST_DIR) -j 2
+	ctest --test-dir $(NATIVE_TEST_DIR) --output-on-failure
 
 test-native-asan:
 	cmake -S native/tests -B build/asan -DSEQKIT_SANITIZERS=ON -DCMAKE_BUILD_TYPE=Debug

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from seqkit._version import __version__
 from seqkit.errors import SeqkitError
 from seqkit.runtime import DependencyContainer
 
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
 
     from seqkit.assets import AssetStore
     from seqkit.text import TextTokenizer
-
-__version__ = "0.1.0"
 
 _setup_lock = threading.Lock()
 _container: DependencyContainer | None = None
@@ -59,6 +58,22 @@ def load_model(
     return setup().resolve(ModelHub).load(name_or_path, device=device, dtype=dtype)
 
 
+def create_model(
+    family: str,
+    arch_or_config: str | object,
+    *,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.nn.Module:
+    """A randomly initialized model of a registered family (built-ins and extensions),
+    from an arch name (``"tiny"``) or a config dataclass."""
+    from seqkit.models import ModelFamilies
+    from seqkit.models import create_model as create
+
+    families = setup().resolve(ModelFamilies)
+    return create(family, arch_or_config, device=device, dtype=dtype, families=families)
+
+
 def load_tokenizer(name_or_path: str | Path) -> TextTokenizer:
     """Load a tokenizer by card name, card file or local path (see ``seqkit.text.TokenizerHub``)."""
     from seqkit.text import TokenizerHub
@@ -77,6 +92,7 @@ __all__ = [
     "DependencyContainer",
     "SeqkitError",
     "__version__",
+    "create_model",
     "get_asset_store",
     "load_model",
     "load_tokenizer",

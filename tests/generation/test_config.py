@@ -3,21 +3,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqkit.composition.generation import register_generation
 from seqkit.generation.beam_search import BeamSearchGenerator
 from seqkit.generation.config import GeneratorConfig, GeneratorFactory
 from seqkit.generation.errors import GenerationError
 from seqkit.generation.sampler import GreedySampler, MinPSampler, TopKSampler, TopPSampler
 from seqkit.generation.sampling import SamplingGenerator
 from seqkit.generation.step_processor import BannedTokenProcessor, RepetitionPenaltyProcessor
-from seqkit.runtime import DependencyContainer
 from tests.generation.tiny_models import TinyDecoderModel
-
-
-def test_factory_is_registered_in_the_container() -> None:
-    container = DependencyContainer()
-    register_generation(container)
-    assert isinstance(container.resolve(GeneratorFactory), GeneratorFactory)
 
 
 def test_beam_search_config_builds_a_beam_search_generator() -> None:

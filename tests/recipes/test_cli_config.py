@@ -108,17 +108,14 @@ def test_output_dir_is_required(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_saved_config_is_reused_and_extended(tmp_path: Path) -> None:
-    import argparse
-
     from seqkit.recipes.cli_args import resolve_invocation
 
     registry = lm_train_presets()
     saved = registry.create("tiny")
     saved.train.max_steps = 7
     save_config(saved, tmp_path)
-    args = argparse.Namespace(output_dir=tmp_path, preset=None, config_file=[], config=[])
-    invocation = resolve_invocation(args, registry)
+    invocation = resolve_invocation(registry, output_dir=tmp_path)
     assert invocation.resumed_config
     assert invocation.config == saved
-    args.config = ["train.max_steps=9"]
-    assert resolve_invocation(args, registry).config.train.max_steps == 9
+    again = resolve_invocation(registry, output_dir=tmp_path, overrides=["train.max_steps=9"])
+    assert again.config.train.max_steps == 9

@@ -46,7 +46,7 @@ class _Truncated(Exception):
 
 
 def _user_agent() -> str:
-    from seqkit import __version__
+    from seqkit._version import __version__
 
     return f"seqkit/{__version__}"
 

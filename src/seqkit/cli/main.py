@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from seqkit._version import __version__
 from seqkit.cli.command import CliCommand, CliGroup
 from seqkit.errors import SeqkitError
 from seqkit.runtime import DependencyResolver
@@ -27,19 +28,13 @@ _OS_ERROR_HINTS = {
 log = logging.getLogger("seqkit")
 
 
-def _version() -> str:
-    from seqkit import __version__
-
-    return __version__
-
-
 def _global_parser(*, add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seqkit",
         add_help=add_help,
         description="seqkit: train, fine-tune, evaluate and run transformer sequence models.",
     )
-    parser.add_argument("--version", action="version", version=f"seqkit {_version()}")
+    parser.add_argument("--version", action="version", version=f"seqkit {__version__}")
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-v", "--verbose", action="count", default=0, help="log more")
     verbosity.add_argument("-q", "--quiet", action="count", default=0, help="log less")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from seqkit.assets import AssetStore
 from seqkit.cli.command import CliCommand, CliGroup
 from seqkit.cli.commands.lm import (
@@ -12,7 +15,9 @@ from seqkit.cli.commands.lm import (
 )
 from seqkit.cli.commands.mt import MtEvalCommand, MtTrainCommand, MtTranslateCommand
 from seqkit.config import PresetRegistry
+from seqkit.metrics.recorders import MetricRecorders
 from seqkit.models import ModelFamilies, ModelHub
+from seqkit.optim import LRSchedulers, Optimizers
 from seqkit.recipes.lm.finetune import LmFinetuneRecipe
 from seqkit.recipes.lm.inference import LmEvaluator, LmGenerator
 from seqkit.recipes.lm.presets import lm_finetune_presets, lm_train_presets
@@ -20,32 +25,27 @@ from seqkit.recipes.lm.train import LmTrainRecipe
 from seqkit.recipes.mt.inference import MtTranslator
 from seqkit.recipes.mt.presets import mt_train_presets
 from seqkit.recipes.mt.train import MtTrainRecipe
+from seqkit.recipes.skeleton import TrainingRecipe
 from seqkit.runtime import DependencyContainer, DependencyResolver
 from seqkit.text import TokenizerHub
 
-
-def _lm_train_recipe(resolver: DependencyResolver) -> LmTrainRecipe:
-    return LmTrainRecipe(
-        tokenizer_hub=resolver.resolve(TokenizerHub),
-        model_families=resolver.resolve(ModelFamilies),
-        model_hub=resolver.resolve(ModelHub),
-    )
+RecipeT = TypeVar("RecipeT", bound=TrainingRecipe[Any, Any])
 
 
-def _lm_finetune_recipe(resolver: DependencyResolver) -> LmFinetuneRecipe:
-    return LmFinetuneRecipe(
-        tokenizer_hub=resolver.resolve(TokenizerHub),
-        model_families=resolver.resolve(ModelFamilies),
-        model_hub=resolver.resolve(ModelHub),
-    )
+def _training_recipe(kind: type[RecipeT]) -> Callable[[DependencyResolver], RecipeT]:
+    """The factory of a training recipe: every one takes the same collaborators."""
 
+    def create(resolver: DependencyResolver) -> RecipeT:
+        return kind(
+            tokenizer_hub=resolver.resolve(TokenizerHub),
+            model_families=resolver.resolve(ModelFamilies),
+            model_hub=resolver.resolve(ModelHub),
+            optimizers=resolver.resolve(Optimizers),
+            lr_schedulers=resolver.resolve(LRSchedulers),
+            recorders=resolver.resolve(MetricRecorders),
+        )
 
-def _mt_train_recipe(resolver: DependencyResolver) -> MtTrainRecipe:
-    return MtTrainRecipe(
-        tokenizer_hub=resolver.resolve(TokenizerHub),
-        model_families=resolver.resolve(ModelFamilies),
-        model_hub=resolver.resolve(ModelHub),
-    )
+    return create
 
 
 def _lm_generator(resolver: DependencyResolver) -> LmGenerator:
@@ -77,12 +77,12 @@ def register_recipes(container: DependencyContainer) -> None:
     """
     container.register(PresetRegistry, lambda _: lm_train_presets(), key="lm.train")
     container.register(PresetRegistry, lambda _: lm_finetune_presets(), key="lm.finetune")
-    container.register(LmTrainRecipe, _lm_train_recipe)
-    container.register(LmFinetuneRecipe, _lm_finetune_recipe)
+    container.register(LmTrainRecipe, _training_recipe(LmTrainRecipe))
+    container.register(LmFinetuneRecipe, _training_recipe(LmFinetuneRecipe))
     container.register(LmGenerator, _lm_generator)
     container.register(LmEvaluator, _lm_evaluator)
     container.register(PresetRegistry, lambda _: mt_train_presets(), key="mt.train")
-    container.register(MtTrainRecipe, _mt_train_recipe)
+    container.register(MtTrainRecipe, _training_recipe(MtTrainRecipe))
     container.register(MtTranslator, _mt_translator)
 
     container.register_instance(

@@ -8,7 +8,8 @@ import math
 import os
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, final
 
@@ -198,22 +199,106 @@ def tensorboard_available() -> bool:
     return True
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecorderSettings:
+    """What a recorder factory is told about the run it records."""
+
+    output_dir: Path | None
+    """The run's directory (``None``: nothing is written to disk)."""
+
+    console: bool = True
+    """Whether the run wants console lines (``train.console_metrics``)."""
+
+    jsonl: bool = True
+    """Whether the run wants ``metrics.jsonl``."""
+
+    tensorboard: bool = True
+    """Whether the run wants TensorBoard event files (``train.tensorboard``)."""
+
+    run: str = ""
+    """What runs, e.g. the recipe ``"lm.train"``."""
+
+    config: object | None = None
+    """The run's resolved config (an extension may log it as hyperparameters)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecorderFactory:
+    """A named metric recorder: register it in the container keyed by :attr:`name`.
+
+    ``create`` returns the recorder for a run, or ``None`` when it does not apply (e.g.
+    TensorBoard is not installed, or the settings turn it off).
+    """
+
+    name: str
+    """The recorder's name (``"console"``, ``"jsonl"``, ``"tensorboard"``, ``"wandb"``...)."""
+
+    create: Callable[[RecorderSettings], MetricRecorder | None]
+    """Builds the recorder of one run."""
+
+
+@final
+class MetricRecorders:
+    """Every registered recorder factory (built-ins plus extensions), in registration order."""
+
+    def __init__(self, factories: Iterable[RecorderFactory]) -> None:
+        self._factories = tuple(factories)
+
+    def names(self) -> list[str]:
+        """The names of the factories, in order."""
+        return [f.name for f in self._factories]
+
+    def create(self, settings: RecorderSettings) -> list[MetricRecorder]:
+        """The recorders of one run; if a factory fails, those already made are closed."""
+        recorders: list[MetricRecorder] = []
+        try:
+            for factory in self._factories:
+                recorder = factory.create(settings)
+                if recorder is not None:
+                    recorders.append(recorder)
+        except BaseException:
+            for recorder in recorders:
+                recorder.close()
+            raise
+        return recorders
+
+
+def _console(settings: RecorderSettings) -> MetricRecorder | None:
+    return ConsoleRecorder() if settings.console else None
+
+
+def _jsonl(settings: RecorderSettings) -> MetricRecorder | None:
+    if settings.output_dir is None or not settings.jsonl:
+        return None
+    return JsonlRecorder(settings.output_dir / "metrics.jsonl")
+
+
+def _tensorboard(settings: RecorderSettings) -> MetricRecorder | None:
+    if settings.output_dir is None or not settings.tensorboard or not tensorboard_available():
+        return None
+    return TensorBoardRecorder(settings.output_dir / "tb")
+
+
+BUILTIN_RECORDERS: tuple[RecorderFactory, ...] = (
+    RecorderFactory(name="console", create=_console),
+    RecorderFactory(name="jsonl", create=_jsonl),
+    RecorderFactory(name="tensorboard", create=_tensorboard),
+)
+"""The recorders seqkit registers in the container, in this order."""
+
+
 def create_recorders(
     output_dir: Path | None, *, console: bool = True, jsonl: bool = True, tensorboard: bool = True
 ) -> list[MetricRecorder]:
     """The standard recorders: console, ``<output_dir>/metrics.jsonl`` and ``<output_dir>/tb``.
 
-    TensorBoard is skipped silently when the package is not installed.
+    TensorBoard is skipped silently when the package is not installed. Recipes use the
+    container's :class:`MetricRecorders`, which holds extensions' recorders too.
     """
-    recorders: list[MetricRecorder] = []
-    if console:
-        recorders.append(ConsoleRecorder())
-    if output_dir is not None:
-        if jsonl:
-            recorders.append(JsonlRecorder(output_dir / "metrics.jsonl"))
-        if tensorboard and tensorboard_available():
-            recorders.append(TensorBoardRecorder(output_dir / "tb"))
-    return recorders
+    settings = RecorderSettings(
+        output_dir=output_dir, console=console, jsonl=jsonl, tensorboard=tensorboard
+    )
+    return MetricRecorders(BUILTIN_RECORDERS).create(settings)
 
 
 def record_all(

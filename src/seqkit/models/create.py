@@ -14,15 +14,11 @@ def create_model(
     *,
     device: torch.device | None = None,
     dtype: torch.dtype | None = None,
-    families: ModelFamilies | None = None,
+    families: ModelFamilies,
 ) -> Module:
     """Build ``family``'s model from an arch name (``"tiny"``) or a config dataclass.
 
-    ``families`` defaults to the families registered in ``seqkit.setup()``'s container
-    (built-ins plus extensions).
+    ``families`` are the registered families (resolve ``ModelFamilies`` from the
+    container, or use :func:`seqkit.create_model`, which does).
     """
-    if families is None:
-        import seqkit
-
-        families = seqkit.setup().resolve(ModelFamilies)
     return families.get(family).create_model(arch_or_config, device=device, dtype=dtype)

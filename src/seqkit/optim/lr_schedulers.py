@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, ClassVar, Final, Generic, TypeVar, final
 
 from torch import Tensor
 from torch.optim import Optimizer
@@ -261,6 +261,64 @@ class TriStageLR(FormulaLRScheduler):
         return base_lr * c.final_lr_scale
 
 
+ConfigT = TypeVar("ConfigT")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LRSchedulerType(Generic[ConfigT]):
+    """A named LR scheduler: its config dataclass and how to build it.
+
+    Register it in the container keyed by :attr:`name` (``container.register_instance(
+    LRSchedulerType, LRSchedulerType(name=..., config=..., factory=...), key=...)``);
+    recipes then accept ``lr_scheduler: {name: ..., ...}``. A config with a field
+    ``total_steps`` gets ``train.max_steps`` when the config leaves it out.
+    """
+
+    name: str
+    """The ``name`` of ``lr_scheduler: {name: ..., ...}`` in a config."""
+
+    config: type[ConfigT]
+    """A dataclass; the other keys of the config mapping are its fields."""
+
+    factory: Callable[[ConfigT, Optimizer], LRScheduler]
+    """Builds the scheduler over an optimizer (whose ``lr`` is the peak LR)."""
+
+
+@final
+class LRSchedulers:
+    """The LR schedulers a recipe may name, by name (built-ins plus extensions)."""
+
+    def __init__(self, types: Iterable[LRSchedulerType[Any]]) -> None:
+        self._types = {t.name: t for t in types}
+
+    def names(self) -> list[str]:
+        """The registered names, sorted."""
+        return sorted(self._types)
+
+    def config_from_dict(
+        self, data: Mapping[str, object], *, total_steps: int | None = None
+    ) -> object:
+        """The config of ``{name: cosine, ...}``; typos get a did-you-mean. ``total_steps``
+        fills in the field of that name when the scheduler has one and ``data`` lacks it."""
+        table = {name: t.config for name, t in self._types.items()}
+        data = dict(data)
+        kind = table.get(str(data.get("name")))
+        if total_steps is not None and kind is not None and _has_field(kind, "total_steps"):
+            data.setdefault("total_steps", total_steps)
+        return config_from_dict(data, table, "lr_scheduler")
+
+    def create(self, config: object, optimizer: Optimizer) -> LRScheduler:
+        """The scheduler that ``config`` (a registered config dataclass) describes."""
+        for kind in self._types.values():
+            if type(config) is kind.config:
+                return kind.factory(config, optimizer)
+        raise OptimConfigError(f"Unsupported LR scheduler config {type(config).__name__}.")
+
+
+def _has_field(kind: type[object], name: str) -> bool:
+    return is_dataclass(kind) and any(f.name == name for f in fields(kind))
+
+
 _SCHEDULERS: Final[Mapping[type[LRSchedulerConfig], type[FormulaLRScheduler]]] = {
     ConstantWarmupConfig: ConstantWarmupLR,
     CosineConfig: CosineLR,
@@ -270,8 +328,22 @@ _SCHEDULERS: Final[Mapping[type[LRSchedulerConfig], type[FormulaLRScheduler]]] =
 }
 
 
+def _formula_factory(
+    scheduler: type[FormulaLRScheduler],
+) -> Callable[[Any, Optimizer], LRScheduler]:
+    return lambda config, optimizer: scheduler(optimizer, config)
+
+
+BUILTIN_LR_SCHEDULERS: Final[tuple[LRSchedulerType[Any], ...]] = tuple(
+    LRSchedulerType(name=config.name, config=config, factory=_formula_factory(scheduler))
+    for config, scheduler in _SCHEDULERS.items()
+)
+"""The LR schedulers seqkit registers in the container."""
+
+
 def create_lr_scheduler(config: LRSchedulerConfig, optimizer: Optimizer) -> FormulaLRScheduler:
-    """Create the scheduler ``config`` describes; the optimizer's ``lr`` is the peak LR."""
+    """Create the built-in scheduler ``config`` describes; the optimizer's ``lr`` is the peak
+    LR. Recipes use the container's :class:`LRSchedulers`, which knows extensions too."""
     kind = _SCHEDULERS.get(type(config))
     if kind is None:
         raise OptimConfigError(f"Unsupported LR scheduler config {type(config).__name__}.")

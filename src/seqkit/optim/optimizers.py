@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final, Generic, TypeVar, final
 
 import torch
 from torch import Tensor
@@ -95,11 +95,93 @@ class SGDConfig:
 
 OptimizerConfig = AdamWConfig | SGDConfig
 
+Params = Iterable[Tensor] | Iterable[dict[str, object]]
+"""What a torch optimizer takes: tensors, or parameter groups."""
+
+ConfigT = TypeVar("ConfigT")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimizerType(Generic[ConfigT]):
+    """A named optimizer: its config dataclass and how to build it.
+
+    Register it in the container keyed by :attr:`name`, e.g.
+    ``container.register_instance(OptimizerType, OptimizerType(name="lion", config=LionConfig,
+    factory=create_lion), key="lion")``; recipes then accept ``optimizer: {name: lion, ...}``.
+    """
+
+    name: str
+    """The ``name`` of ``optimizer: {name: ..., ...}`` in a config."""
+
+    config: type[ConfigT]
+    """A dataclass; the other keys of the config mapping are its fields."""
+
+    factory: Callable[[ConfigT, Params], Optimizer]
+    """Builds the optimizer over the parameters."""
+
+
+@final
+class Optimizers:
+    """The optimizers a recipe may name, by name (built-ins plus extensions)."""
+
+    def __init__(self, types: Iterable[OptimizerType[Any]]) -> None:
+        self._types = {t.name: t for t in types}
+
+    def names(self) -> list[str]:
+        """The registered names, sorted."""
+        return sorted(self._types)
+
+    def config_from_dict(self, data: Mapping[str, object]) -> object:
+        """The config of ``{name: adamw, lr: ...}``; typos get a did-you-mean."""
+        table = {name: t.config for name, t in self._types.items()}
+        return config_from_dict(data, table, "optimizer")
+
+    def create(self, config: object, params: Params) -> Optimizer:
+        """The optimizer that ``config`` (a registered config dataclass) describes."""
+        for kind in self._types.values():
+            if type(config) is kind.config:
+                return kind.factory(config, params)
+        raise OptimConfigError(f"Unsupported optimizer config {type(config).__name__}.")
+
+
+def _create_adamw(config: AdamWConfig, params: Params) -> Optimizer:
+    items: list[object] = list(params)
+    fused = _resolve_fused(config.fused, _param_devices(items))
+    return torch.optim.AdamW(
+        items,  # type: ignore[arg-type]
+        lr=config.lr,
+        betas=config.betas,
+        eps=config.eps,
+        weight_decay=config.weight_decay,
+        fused=fused,
+        foreach=None if fused else config.foreach,
+    )
+
+
+def _create_sgd(config: SGDConfig, params: Params) -> Optimizer:
+    return torch.optim.SGD(
+        params,
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        weight_decay=config.weight_decay,
+    )
+
+
+ADAMW: Final = OptimizerType(name=AdamWConfig.name, config=AdamWConfig, factory=_create_adamw)
+SGD: Final = OptimizerType(name=SGDConfig.name, config=SGDConfig, factory=_create_sgd)
+
+BUILTIN_OPTIMIZERS: Final[tuple[OptimizerType[Any], ...]] = (ADAMW, SGD)
+"""The optimizers seqkit registers in the container."""
+
+_BUILTINS: Final = Optimizers(BUILTIN_OPTIMIZERS)
+
 OPTIMIZER_CONFIGS: Final[Mapping[str, type[OptimizerConfig]]] = {
     AdamWConfig.name: AdamWConfig,
     SGDConfig.name: SGDConfig,
 }
-"""Registry keys usable as ``optimizer: {name: ...}`` in YAML."""
+"""The built-in keys usable as ``optimizer: {name: ...}`` in YAML (extensions add theirs
+in the container, see :class:`OptimizerType`)."""
 
 
 def fused_optimizer_devices() -> frozenset[str]:
@@ -145,32 +227,11 @@ def _check_lr(lr: float) -> None:
 
 
 def optimizer_config_from_dict(data: Mapping[str, object]) -> OptimizerConfig:
-    """Build an optimizer config from ``{name: adamw, lr: ...}`` (did-you-mean on typos)."""
+    """Build a built-in optimizer config from ``{name: adamw, lr: ...}`` (did-you-mean on
+    typos). Recipes use the container's :class:`Optimizers`, which knows extensions too."""
     return config_from_dict(data, OPTIMIZER_CONFIGS, "optimizer")
 
 
-def create_optimizer(
-    config: OptimizerConfig, params: Iterable[Tensor] | Iterable[dict[str, object]]
-) -> Optimizer:
-    """Create the torch optimizer that ``config`` describes over ``params``."""
-    if isinstance(config, AdamWConfig):
-        items: list[object] = list(params)
-        fused = _resolve_fused(config.fused, _param_devices(items))
-        return torch.optim.AdamW(
-            items,  # type: ignore[arg-type]
-            lr=config.lr,
-            betas=config.betas,
-            eps=config.eps,
-            weight_decay=config.weight_decay,
-            fused=fused,
-            foreach=None if fused else config.foreach,
-        )
-    if isinstance(config, SGDConfig):
-        return torch.optim.SGD(
-            params,
-            lr=config.lr,
-            momentum=config.momentum,
-            nesterov=config.nesterov,
-            weight_decay=config.weight_decay,
-        )
-    raise OptimConfigError(f"Unsupported optimizer config {type(config).__name__}.")
+def create_optimizer(config: OptimizerConfig, params: Params) -> Optimizer:
+    """Create the torch optimizer that the built-in ``config`` describes over ``params``."""
+    return _BUILTINS.create(config, params)

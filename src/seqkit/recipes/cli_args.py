@@ -1,59 +1,23 @@
-"""The command-line surface shared by every training recipe: presets, files, overrides."""
+"""How a training run's config is resolved and saved: presets, files, overrides, resume.
+
+Typed arguments in, a config out; the command line that fills them in is
+``seqkit.cli.commands.recipe``.
+"""
 
 from __future__ import annotations
 
-import argparse
-import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from seqkit.config import PresetRegistry, dump_config, load_config, resolve_config
+from seqkit.recipes.errors import RecipeError
 
 ConfigT = TypeVar("ConfigT")
 
 CONFIG_FILE_NAME = "config.yaml"
 """The resolved config of a run, written into its output directory."""
-
-
-def add_recipe_arguments(parser: argparse.ArgumentParser, presets: PresetRegistry[ConfigT]) -> None:
-    """Add ``OUTPUT_DIR``, ``--preset``, ``--config-file``, ``--config``, ``--dump-config``..."""
-    parser.add_argument(
-        "output_dir",
-        metavar="OUTPUT_DIR",
-        type=Path,
-        nargs="?",
-        help="where checkpoints, metrics, the model and its card go (resumed if it exists)",
-    )
-    parser.add_argument(
-        "--preset",
-        default=None,
-        help=f"named starting config (default: {presets.default}; see --list-presets)",
-    )
-    parser.add_argument(
-        "--list-presets", action="store_true", help="list the presets of this recipe and exit"
-    )
-    parser.add_argument(
-        "--config-file",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="FILE.yaml",
-        help="YAML file merged over the preset (repeatable; later files win)",
-    )
-    parser.add_argument(
-        "--config",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one config key, e.g. --config optim.optimizer.lr=1e-3 "
-        "(repeatable; values are YAML)",
-    )
-    parser.add_argument(
-        "--dump-config",
-        action="store_true",
-        help="print the resolved config as commented YAML and exit",
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,46 +34,44 @@ class RecipeInvocation(Generic[ConfigT]):
     """Whether ``OUTPUT_DIR`` already held a config (the run continues an earlier one)."""
 
 
-def handle_info_flags(args: argparse.Namespace, presets: PresetRegistry[ConfigT]) -> bool:
-    """Handle ``--list-presets`` and ``--dump-config``; return whether the command is done."""
-    if args.list_presets:
-        print(presets.describe())
-        return True
-    if args.dump_config:
-        config = resolve_from_args(args, presets)
-        sys.stdout.write(dump_config(config))
-        return True
-    return False
-
-
-def resolve_from_args(args: argparse.Namespace, presets: PresetRegistry[ConfigT]) -> ConfigT:
-    """Preset, then ``--config-file`` files, then ``--config`` overrides."""
-    base = presets.create(args.preset)
-    return resolve_config(base, config_files=args.config_file, overrides=args.config)
+def resolve_config_from(
+    presets: PresetRegistry[ConfigT],
+    *,
+    preset: str | None = None,
+    config_files: Sequence[Path] = (),
+    overrides: Sequence[str] = (),
+) -> ConfigT:
+    """Preset (default: the registry's default), then config files, then overrides."""
+    base = presets.create(preset)
+    return resolve_config(base, config_files=list(config_files), overrides=list(overrides))
 
 
 def resolve_invocation(
-    args: argparse.Namespace, presets: PresetRegistry[ConfigT]
+    presets: PresetRegistry[ConfigT],
+    *,
+    output_dir: Path | None,
+    preset: str | None = None,
+    config_files: Sequence[Path] = (),
+    overrides: Sequence[str] = (),
 ) -> RecipeInvocation[ConfigT]:
-    """Resolve the config for a run in ``args.output_dir``.
+    """Resolve the config for a run in ``output_dir``.
 
     A directory that already holds ``config.yaml`` is a run to resume: with no preset,
-    file or override given, its saved config is used as is; otherwise the new flags are
-    applied on top of the saved config (so ``--config train.max_steps=2000`` extends a run).
+    file or override given, its saved config is used as is; otherwise the new settings are
+    applied on top of the saved config (so ``train.max_steps=2000`` extends a run).
     """
-    from seqkit.recipes.errors import RecipeError
-
-    if args.output_dir is None:
+    if output_dir is None:
         raise RecipeError("OUTPUT_DIR is required (where the run writes its files).")
-    output_dir: Path = args.output_dir
     saved = output_dir / CONFIG_FILE_NAME
     if saved.is_file():
         base = load_config(saved, presets.config_type)
-        if args.preset is not None:
-            base = presets.create(args.preset)
-        config = resolve_config(base, config_files=args.config_file, overrides=args.config)
+        if preset is not None:
+            base = presets.create(preset)
+        config = resolve_config(base, config_files=list(config_files), overrides=list(overrides))
         return RecipeInvocation(output_dir=output_dir, config=config, resumed_config=True)
-    config = resolve_from_args(args, presets)
+    config = resolve_config_from(
+        presets, preset=preset, config_files=config_files, overrides=overrides
+    )
     return RecipeInvocation(output_dir=output_dir, config=config, resumed_config=False)
 
 

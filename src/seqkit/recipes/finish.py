@@ -11,7 +11,7 @@ from torch.distributed.tensor import DTensor
 
 from seqkit.checkpoint import StandardCheckpointManager
 from seqkit.gang import get_consolidated_state_dict, load_consolidated_state_dict
-from seqkit.models import create_model, save_model
+from seqkit.models import ModelFamilies, create_model, save_model
 from seqkit.recipes.card import ModelCardInfo, write_card
 from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.loss_curve import plot_loss_curves, read_loss_curve, text_curve
@@ -56,6 +56,7 @@ def finish_run(
     ctx: RunContext,
     *,
     model: nn.Module,
+    families: ModelFamilies,
     tokenizer: RunTokenizer,
     family: str,
     task: str,
@@ -75,7 +76,7 @@ def finish_run(
     weights_step = summary.step
     if final_model == "best":
         weights_step = _load_best(ctx, model)
-    plain = _plain_model(ctx, model)
+    plain = _plain_model(ctx, model, families)
     if ctx.is_main:
         model_dir = ctx.output_dir / MODEL_DIR
         save_model(plain, model_dir)
@@ -128,7 +129,7 @@ def _load_best(ctx: RunContext, model: nn.Module) -> int:
     return step
 
 
-def _plain_model(ctx: RunContext, model: nn.Module) -> nn.Module:
+def _plain_model(ctx: RunContext, model: nn.Module, families: ModelFamilies) -> nn.Module:
     """The model with full weights on rank 0: sharded (TP/FSDP) weights are gathered
     (a collective, so every rank calls this) into an unsharded copy."""
     inner = unwrap_model(model)
@@ -144,7 +145,7 @@ def _plain_model(ctx: RunContext, model: nn.Module) -> nn.Module:
             f"Cannot save the sharded {type(inner).__name__}: it has no .config/.family to "
             "rebuild an unsharded copy from."
         )
-    copy = create_model(str(family), config)
+    copy = create_model(str(family), config, families=families)
     copy.load_state_dict(state)
     return copy
 

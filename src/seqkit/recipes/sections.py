@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Literal
 
 from seqkit.config.overrides import number_or_text
-from seqkit.optim import lr_scheduler_config_from_dict, optimizer_config_from_dict
 
 
 @dataclass(kw_only=True)
@@ -70,14 +69,8 @@ class OptimSection:
         # YAML 1.1 reads `lr: 5e-4` (no dot) as text; these mappings have no field types.
         self.optimizer = {k: _number(v) for k, v in self.optimizer.items()}
         self.lr_scheduler = {k: _number(v) for k, v in self.lr_scheduler.items()}
-        # Validate early so a typo fails at config time, naming the key.
-        optimizer_config_from_dict(self.optimizer)
-        scheduler = dict(self.lr_scheduler)
-        if "total_steps" not in scheduler and scheduler.get("name") != "constant":
-            scheduler.setdefault("total_steps", 1_000_000_000)
-        if scheduler.get("name") == "noam":
-            scheduler.pop("total_steps", None)
-        lr_scheduler_config_from_dict(scheduler)
+        # The names are checked against the registered optimizers and schedulers (built-ins
+        # and extensions) by TrainingRecipe.validate, before a run and by --dump-config.
 
 
 def _number(value: object) -> object:

@@ -16,7 +16,9 @@ from typing import Generic, Protocol, TypeVar
 
 from torch import nn
 
+from seqkit.metrics.recorders import MetricRecorders
 from seqkit.models import ModelFamilies, ModelHub
+from seqkit.optim import LRSchedulers, OptimConfigError, Optimizers
 from seqkit.recipes.cli_args import CONFIG_FILE_NAME, save_config
 from seqkit.recipes.data_prep import DATA_DIR, DataPreparation, PreparedData
 from seqkit.recipes.finish import RunResult, finish_run
@@ -80,14 +82,36 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
     """The task written into the model card (``"lm"``, ``"translation"``)."""
 
     def __init__(
-        self, *, tokenizer_hub: TokenizerHub, model_families: ModelFamilies, model_hub: ModelHub
+        self,
+        *,
+        tokenizer_hub: TokenizerHub,
+        model_families: ModelFamilies,
+        model_hub: ModelHub,
+        optimizers: Optimizers,
+        lr_schedulers: LRSchedulers,
+        recorders: MetricRecorders,
     ) -> None:
         self._tokenizer_hub = tokenizer_hub
         self._families = model_families
         self._model_hub = model_hub
+        self._optimizers = optimizers
+        self._lr_schedulers = lr_schedulers
+        self._recorders = recorders
+
+    def validate(self, config: ConfigT) -> None:
+        """Reject an optimizer or LR scheduler that is not registered, or settings it does
+        not take (with a did-you-mean); ``seqkit ... --dump-config`` runs this too."""
+        try:
+            self._optimizers.config_from_dict(config.optim.optimizer)
+            self._lr_schedulers.config_from_dict(
+                config.optim.lr_scheduler, total_steps=config.train.max_steps
+            )
+        except OptimConfigError as ex:
+            raise OptimConfigError(f"Config 'optim' is invalid: {ex}", field=ex.field) from ex
 
     def run(self, config: ConfigT, output_dir: Path) -> RunResult:
         """Train (or resume) in ``output_dir``; print and return where the model is."""
+        self.validate(config)
         self.check(config)
         prepare_output_dir(output_dir)
         ctx = create_run_context(output_dir, config.train)
@@ -142,11 +166,16 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
             optim=config.optim,
             train=config.train,
             recipe=self.name,
+            optimizers=self._optimizers,
+            lr_schedulers=self._lr_schedulers,
+            recorders=self._recorders,
+            run_config=config,
             valid_scorers=scorers,
         )
         result = finish_run(
             ctx,
             model=model,
+            families=self._families,
             tokenizer=run_tokenizer,
             family=family,
             task=self.task,

@@ -8,14 +8,9 @@ from typing import Literal, TypeVar
 from torch import nn
 
 from seqkit.checkpoint import StandardCheckpointManager
-from seqkit.metrics import create_recorders
+from seqkit.metrics.recorders import MetricRecorders, RecorderSettings
 from seqkit.models.flops import model_flops_per_token
-from seqkit.optim import (
-    create_lr_scheduler,
-    create_optimizer,
-    lr_scheduler_config_from_dict,
-    optimizer_config_from_dict,
-)
+from seqkit.optim import LRSchedulers, Optimizers
 from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.run_context import RunContext
 from seqkit.recipes.sections import OptimSection, TrainSection
@@ -50,21 +45,27 @@ def run_training(
     optim: OptimSection,
     train: TrainSection,
     recipe: str,
+    optimizers: Optimizers,
+    lr_schedulers: LRSchedulers,
+    recorders: MetricRecorders,
+    run_config: object = None,
     valid_scorers: Sequence[ValidationScorer] = (),
 ) -> TrainSummary:
     """Train ``unit`` until ``train.max_steps``, resuming from the newest checkpoint.
 
-    ``valid_scorers`` add metrics (e.g. BLEU) to every validation; ``train.best_metric``
-    may name one of them.
+    The optimizer, LR scheduler and metric recorders come from the registered
+    ``optimizers``, ``lr_schedulers`` and ``recorders`` (built-ins plus extensions);
+    ``run_config`` (the run's whole config) is shown to the recorders. ``valid_scorers`` add
+    metrics (e.g. BLEU) to every validation; ``train.best_metric`` may name one of them.
     """
-    optimizer = create_optimizer(
-        optimizer_config_from_dict(optim.optimizer),
+    optimizer = optimizers.create(
+        optimizers.config_from_dict(optim.optimizer),
         [p for p in model.parameters() if p.requires_grad],
     )
-    scheduler_data = dict(optim.lr_scheduler)
-    if scheduler_data.get("name") in ("cosine", "polynomial", "tri_stage"):
-        scheduler_data.setdefault("total_steps", train.max_steps)
-    scheduler = create_lr_scheduler(lr_scheduler_config_from_dict(scheduler_data), optimizer)
+    scheduler_config = lr_schedulers.config_from_dict(
+        optim.lr_scheduler, total_steps=train.max_steps
+    )
+    scheduler = lr_schedulers.create(scheduler_config, optimizer)
     validate = valid_unit is not None and valid_reader is not None
     if validate and not valid_scorers and train.best_metric not in ("loss", "ppl"):
         raise RecipeError(
@@ -101,13 +102,14 @@ def run_training(
         keep_last_n=train.keep_last_checkpoints,
         keep_best_n=train.keep_best_checkpoints,
     )
-    recorders = (
-        create_recorders(
-            ctx.output_dir, console=train.console_metrics, tensorboard=train.tensorboard
-        )
-        if ctx.is_main
-        else []
+    settings = RecorderSettings(
+        output_dir=ctx.output_dir,
+        console=train.console_metrics,
+        tensorboard=train.tensorboard,
+        run=recipe,
+        config=run_config,
     )
+    run_recorders = recorders.create(settings) if ctx.is_main else []
     trainer = Trainer(
         config,
         unit,
@@ -117,7 +119,7 @@ def run_training(
         gang=ctx.gangs.dp,
         root_gang=ctx.gangs.root,
         checkpoint_manager=checkpoints,
-        recorders=recorders,
+        recorders=run_recorders,
         valid_unit=valid_unit if validate else None,
         valid_reader=valid_reader if validate else None,
         valid_scorers=valid_scorers if validate else (),
@@ -125,5 +127,5 @@ def run_training(
     try:
         return trainer.run()
     finally:
-        for recorder in recorders:
+        for recorder in run_recorders:
             recorder.close()

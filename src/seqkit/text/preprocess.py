@@ -527,7 +527,7 @@ def _manifest(
     tokenizer: dict[str, object],
     options: PreprocessOptions,
 ) -> dict[str, object]:
-    from seqkit import __version__
+    from seqkit._version import __version__
 
     sides = [
         {

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import final
 
 from typing_extensions import override
 
 from seqkit.cli.command import CliCommand
-from seqkit.recipes.command import RecipeCommand
+from seqkit.cli.commands.recipe import RecipeCommand
 from seqkit.recipes.lm.config import LmFinetuneConfig, LmTrainConfig
-from seqkit.recipes.lm.inference import LmEvaluator, LmGenerator, add_generation_arguments
+from seqkit.recipes.lm.inference import GenerationRequest, LmEvaluator, LmGenerator
+from seqkit.recipes.model_ref import resolve_device
 
 
 @final
@@ -57,11 +60,35 @@ class LmGenerateCommand(CliCommand):
 
     @override
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        add_generation_arguments(parser)
+        parser.add_argument("model", metavar="MODEL", help="card name, card file or run directory")
+        parser.add_argument("prompts", metavar="PROMPT", nargs="*", help="prompts to continue")
+        parser.add_argument("--file", type=Path, help="read prompts from this file, one per line")
+        parser.add_argument(
+            "-i", "--interactive", action="store_true", help="read prompts from the terminal"
+        )
+        parser.add_argument("--max-new-tokens", type=int, default=64, help="tokens per completion")
+        parser.add_argument(
+            "--temperature", type=float, default=0.8, help="sampling temperature (0: greedy)"
+        )
+        parser.add_argument("--top-p", type=float, default=0.9, help="nucleus sampling threshold")
+        parser.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
+        parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
 
     @override
     def run(self, args: argparse.Namespace) -> int:
-        return self._generator().run(args)
+        request = GenerationRequest(
+            model=args.model,
+            prompts=tuple(args.prompts),
+            file=args.file,
+            interactive=args.interactive,
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            seed=args.seed,
+            device=args.device,
+        )
+        self._generator().run(request)
+        return 0
 
 
 @final
@@ -86,4 +113,18 @@ class LmEvalCommand(CliCommand):
 
     @override
     def run(self, args: argparse.Namespace) -> int:
-        return self._evaluator().run(args)
+        result = self._evaluator().evaluate(
+            args.model,
+            Path(args.text_file),
+            max_lines=args.max_lines,
+            batch_size=args.batch_size,
+            device=resolve_device(args.device),
+        )
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(
+                f"{int(result['lines'])} lines, {int(result['tokens'])} tokens: "
+                f"loss {result['loss']:.4f} nats/token, perplexity {result['perplexity']:.2f}"
+            )
+        return 0

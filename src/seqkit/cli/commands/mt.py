@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import final
@@ -10,9 +12,33 @@ from typing import final
 from typing_extensions import override
 
 from seqkit.cli.command import CliCommand
-from seqkit.recipes.command import RecipeCommand
+from seqkit.cli.commands.recipe import RecipeCommand
 from seqkit.recipes.mt.config import MtTrainConfig
-from seqkit.recipes.mt.inference import MtTranslator, add_translation_arguments
+from seqkit.recipes.mt.inference import MtTranslator, TranslationOptions
+
+
+def add_translation_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``translate`` and ``eval``."""
+    parser.add_argument("model", metavar="MODEL", help="card name, card file or run directory")
+    parser.add_argument("--source-lang", default=None, help="default: the card's source_lang")
+    parser.add_argument("--target-lang", default=None, help="default: the card's target_lang")
+    parser.add_argument("--beam-size", type=int, default=4, help="beam width")
+    parser.add_argument("--max-len", type=int, default=256, help="longest output, in tokens")
+    parser.add_argument("--batch-size", type=int, default=32, help="sentences per batch")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
+
+
+def translation_options(args: argparse.Namespace) -> TranslationOptions:
+    """The options of :func:`add_translation_arguments` as the recipe takes them."""
+    return TranslationOptions(
+        model=args.model,
+        source_lang=args.source_lang,
+        target_lang=args.target_lang,
+        beam_size=args.beam_size,
+        max_len=args.max_len,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
 
 
 @final
@@ -49,7 +75,14 @@ class MtTranslateCommand(CliCommand):
 
     @override
     def run(self, args: argparse.Namespace) -> int:
-        return self._translator().run_translate(args)
+        source = Path(args.input) if args.input is not None else None
+        raw = source.read_bytes() if source is not None else sys.stdin.buffer.read()
+        result = self._translator().translate_text(translation_options(args), raw, source=source)
+        if args.output is not None:
+            Path(args.output).write_text(result, encoding="utf-8")
+        else:
+            sys.stdout.write(result)
+        return 0
 
 
 @final
@@ -74,4 +107,31 @@ class MtEvalCommand(CliCommand):
 
     @override
     def run(self, args: argparse.Namespace) -> int:
-        return self._translator().run_eval(args)
+        result = self._translator().evaluate(
+            translation_options(args),
+            Path(args.source_file),
+            Path(args.reference_file),
+            max_lines=args.max_lines,
+        )
+        scores, sentences = result.scores, len(result.hypotheses)
+        if args.output is not None:
+            Path(args.output).write_text(
+                "".join(h + "\n" for h in result.hypotheses), encoding="utf-8"
+            )
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "bleu": scores.bleu,
+                        "chrf": scores.chrf,
+                        "scorer": scores.scorer,
+                        "sentences": sentences,
+                    }
+                )
+            )
+        else:
+            print(
+                f"{sentences} sentences ({scores.scorer}): BLEU {scores.bleu:.2f}, "
+                f"chrF {scores.chrf:.2f}\n{scores.detail}"
+            )
+        return 0

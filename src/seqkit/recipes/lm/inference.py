@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import final
 
@@ -21,21 +20,36 @@ from seqkit.recipes.model_ref import resolve_device, resolve_model_ref
 from seqkit.text import TextTokenizer, TokenizerHub
 
 
-def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``seqkit lm generate``."""
-    parser.add_argument("model", metavar="MODEL", help="card name, card file or run directory")
-    parser.add_argument("prompts", metavar="PROMPT", nargs="*", help="prompts to continue")
-    parser.add_argument("--file", type=Path, help="read prompts from this file, one per line")
-    parser.add_argument(
-        "-i", "--interactive", action="store_true", help="read prompts from the terminal"
-    )
-    parser.add_argument("--max-new-tokens", type=int, default=64, help="tokens per completion")
-    parser.add_argument(
-        "--temperature", type=float, default=0.8, help="sampling temperature (0: greedy)"
-    )
-    parser.add_argument("--top-p", type=float, default=0.9, help="nucleus sampling threshold")
-    parser.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
+@dataclass(frozen=True, kw_only=True)
+class GenerationRequest:
+    """What to complete and how (``seqkit lm generate`` fills it from its flags)."""
+
+    model: str
+    """Card name, card file or run directory."""
+
+    prompts: Sequence[str] = ()
+    """Prompts to continue."""
+
+    file: Path | None = None
+    """More prompts, one per line (a blank line gives a blank output line)."""
+
+    interactive: bool = False
+    """Then read prompts from the terminal until end of input."""
+
+    max_new_tokens: int = 64
+    """Tokens per completion."""
+
+    temperature: float = 0.8
+    """Sampling temperature (0: greedy)."""
+
+    top_p: float = 0.9
+    """Nucleus sampling threshold."""
+
+    seed: int | None = None
+    """Seed for reproducible samples."""
+
+    device: str | None = None
+    """``cpu``, ``cuda``, ``cuda:1``; ``None`` picks one."""
 
 
 @final
@@ -46,31 +60,31 @@ class LmGenerator:
         self._model_hub = model_hub
         self._tokenizer_hub = tokenizer_hub
 
-    def run(self, args: argparse.Namespace) -> int:
-        """Complete the prompts of ``args``; print one completion per prompt."""
-        if not args.prompts and args.file is None and not args.interactive:
+    def run(self, request: GenerationRequest) -> None:
+        """Complete the prompts of ``request``; print one completion per prompt."""
+        if not request.prompts and request.file is None and not request.interactive:
             raise RecipeError(
                 "Give prompts as arguments, --file FILE (one per line), or --interactive."
             )
-        if args.temperature < 0 or not 0 < args.top_p <= 1:
+        if request.temperature < 0 or not 0 < request.top_p <= 1:
             raise RecipeError("--temperature must be >= 0 and --top-p in (0, 1].")
-        if args.max_new_tokens < 1:
-            raise RecipeError(f"--max-new-tokens must be at least 1, not {args.max_new_tokens}.")
-        ref = resolve_model_ref(args.model)
-        device = resolve_device(args.device)
+        if request.max_new_tokens < 1:
+            raise RecipeError(f"--max-new-tokens must be at least 1, not {request.max_new_tokens}.")
+        ref = resolve_model_ref(request.model)
+        device = resolve_device(request.device)
         model = self._model_hub.load(ref, device=device)
         tokenizer = self._tokenizer_hub.load(ref)
         completer = create_completer(
             model,
             tokenizer,
-            max_new_tokens=args.max_new_tokens,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            seed=args.seed,
+            max_new_tokens=request.max_new_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            seed=request.seed,
         )
-        prompts = list(args.prompts)
-        if args.file is not None:
-            prompts.extend(read_lines(args.file, keep_empty=True))
+        prompts = list(request.prompts)
+        if request.file is not None:
+            prompts.extend(read_lines(request.file, keep_empty=True))
         _warn_long_prompts(model, tokenizer, [p for p in prompts if p])
         asked = [p for p in prompts if p]
         answers = iter(completer(asked) if asked else [])
@@ -78,11 +92,10 @@ class LmGenerator:
         for prompt in prompts:
             completion = next(answers) if prompt else ""
             print(f"{prompt}{_sep(prompt, completion)}{completion}", flush=True)
-        if args.interactive:
+        if request.interactive:
             for prompt in _interactive_prompts():
                 _warn_long_prompts(model, tokenizer, [prompt])
                 print(completer(prompt), flush=True)
-        return 0
 
 
 def _sep(prompt: str, completion: str) -> str:
@@ -136,24 +149,6 @@ class LmEvaluator:
             "loss": loss,
             "perplexity": math.exp(loss),
         }
-
-    def run(self, args: argparse.Namespace) -> int:
-        """Print the perplexity of ``args.model`` on ``args.text_file``."""
-        result = self.evaluate(
-            args.model,
-            Path(args.text_file),
-            max_lines=args.max_lines,
-            batch_size=args.batch_size,
-            device=resolve_device(args.device),
-        )
-        if args.json:
-            print(json.dumps(result))
-        else:
-            print(
-                f"{int(result['lines'])} lines, {int(result['tokens'])} tokens: "
-                f"loss {result['loss']:.4f} nats/token, perplexity {result['perplexity']:.2f}"
-            )
-        return 0
 
 
 def decode_stdin_line(raw: bytes) -> str:
