@@ -1,4 +1,4 @@
-"""Config dataclasses of ``seqkit lm train`` and ``seqkit lm finetune``."""
+"""Config dataclasses of ``seqkit lm train``, ``lm finetune`` and ``lm preference-finetune``."""
 
 from __future__ import annotations
 
@@ -116,6 +116,41 @@ class FinetuneDataSection:
 
 
 @dataclass(kw_only=True)
+class LoraSection:
+    """LoRA: train low-rank adapters on chosen projections instead of every weight."""
+
+    rank: int = 0
+    """Rank of each adapter; ``0``: no LoRA, every weight is trained (full fine-tuning)."""
+
+    alpha: float = 16.0
+    """Adapter scale numerator: updates are multiplied by ``alpha / rank``."""
+
+    dropout: float = 0.0
+    """Dropout on the adapters' input during training."""
+
+    targets: list[str] = field(default_factory=lambda: ["q", "k", "v", "o", "gate", "up", "down"])
+    """Projections that get adapters: attention ``q``/``k``/``v``/``o`` and feed-forward
+    ``gate``/``up``/``down``."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the run trains adapters (``rank > 0``)."""
+        return self.rank > 0
+
+    def __post_init__(self) -> None:
+        if self.rank < 0:
+            raise ValueError(f"lora.rank must be >= 0 (0: off), not {self.rank}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"lora.dropout must be in [0, 1), not {self.dropout}")
+        known = ("q", "k", "v", "o", "gate", "up", "down")
+        unknown = [t for t in self.targets if t not in known]
+        if unknown or not self.targets:
+            raise ValueError(
+                f"lora.targets must be a non-empty list of {list(known)}; unknown: {unknown}"
+            )
+
+
+@dataclass(kw_only=True)
 class LmFinetuneConfig:
     """``seqkit lm finetune``: supervised fine-tuning with the loss on responses only."""
 
@@ -135,6 +170,9 @@ class LmFinetuneConfig:
 
     train: TrainSection = field(default_factory=TrainSection)
     """Steps, batch size, cadence of checkpoints/validation/logging."""
+
+    lora: LoraSection = field(default_factory=LoraSection)
+    """Low-rank adapters instead of full fine-tuning (off unless ``lora.rank > 0``)."""
 
     sample: SampleSection = field(default_factory=SampleSection)
     """Samples printed when training ends (prompts are formatted with the template)."""
