@@ -18,6 +18,7 @@ from seqkit.nn.lora import (
     LoRALinear,
     apply_lora,
     has_lora,
+    lora_disabled,
     lora_parameters,
     merge_lora,
     merged_state_dict,
@@ -176,3 +177,16 @@ def test_bad_configs_are_rejected() -> None:
 
 def _families() -> ModelFamilies:
     return ModelFamilies([create_llama_family()])
+
+
+def test_disabled_adapters_give_the_base_model() -> None:
+    model = _model()
+    seqs = _seqs(model)
+    with torch.no_grad():
+        base = model(seqs)
+    apply_lora(model, LoRAConfig(rank=4))
+    _trained_adapters(model)
+    with torch.no_grad(), lora_disabled(model):
+        assert torch.equal(model(seqs), base)
+    with torch.no_grad():
+        assert not torch.equal(model(seqs), base)

@@ -8,6 +8,7 @@ from seqkit.cli.commands.lm import (
     LmEvalCommand,
     LmFinetuneCommand,
     LmGenerateCommand,
+    LmPreferenceCommand,
     LmTrainCommand,
 )
 from seqkit.cli.commands.mt import MtEvalCommand, MtTrainCommand, MtTranslateCommand
@@ -15,7 +16,8 @@ from seqkit.config import PresetRegistry
 from seqkit.models import ModelFamilies, ModelHub
 from seqkit.recipes.lm.finetune import LmFinetuneRecipe
 from seqkit.recipes.lm.inference import LmEvaluator, LmGenerator
-from seqkit.recipes.lm.presets import lm_finetune_presets, lm_train_presets
+from seqkit.recipes.lm.preference import LmPreferenceRecipe
+from seqkit.recipes.lm.presets import lm_finetune_presets, lm_preference_presets, lm_train_presets
 from seqkit.recipes.lm.train import LmTrainRecipe
 from seqkit.recipes.mt.inference import MtTranslator
 from seqkit.recipes.mt.presets import mt_train_presets
@@ -34,6 +36,14 @@ def _lm_train_recipe(resolver: DependencyResolver) -> LmTrainRecipe:
 
 def _lm_finetune_recipe(resolver: DependencyResolver) -> LmFinetuneRecipe:
     return LmFinetuneRecipe(
+        tokenizer_hub=resolver.resolve(TokenizerHub),
+        model_families=resolver.resolve(ModelFamilies),
+        model_hub=resolver.resolve(ModelHub),
+    )
+
+
+def _lm_preference_recipe(resolver: DependencyResolver) -> LmPreferenceRecipe:
+    return LmPreferenceRecipe(
         tokenizer_hub=resolver.resolve(TokenizerHub),
         model_families=resolver.resolve(ModelFamilies),
         model_hub=resolver.resolve(ModelHub),
@@ -79,6 +89,8 @@ def register_recipes(container: DependencyContainer) -> None:
     container.register(PresetRegistry, lambda _: lm_finetune_presets(), key="lm.finetune")
     container.register(LmTrainRecipe, _lm_train_recipe)
     container.register(LmFinetuneRecipe, _lm_finetune_recipe)
+    container.register(PresetRegistry, lambda _: lm_preference_presets(), key="lm.preference")
+    container.register(LmPreferenceRecipe, _lm_preference_recipe)
     container.register(LmGenerator, _lm_generator)
     container.register(LmEvaluator, _lm_evaluator)
     container.register(PresetRegistry, lambda _: mt_train_presets(), key="mt.train")
@@ -101,6 +113,13 @@ def register_recipes(container: DependencyContainer) -> None:
             r.resolve(PresetRegistry, "lm.finetune"), lambda: r.resolve(LmFinetuneRecipe)
         ),
         key="lm.finetune",
+    )
+    container.register(
+        CliCommand,
+        lambda r: LmPreferenceCommand(
+            r.resolve(PresetRegistry, "lm.preference"), lambda: r.resolve(LmPreferenceRecipe)
+        ),
+        key="lm.preference-finetune",
     )
     container.register(
         CliCommand, lambda r: LmGenerateCommand(lambda: r.resolve(LmGenerator)), key="lm.generate"

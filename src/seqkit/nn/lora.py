@@ -19,7 +19,8 @@ merged weights without touching the model, which is what exporting uses.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final, final
 
@@ -116,10 +117,13 @@ class LoRALinear(Module):
             torch.zeros(self.out_features, rank, device=w.device, dtype=w.dtype)
         )
         self.lora_dropout = Dropout(dropout_p)
+        self.adapter_enabled = True
 
     @override
     def forward(self, x: Tensor) -> Tensor:
         out = F.linear(x, self.weight, self.bias)
+        if not self.adapter_enabled:
+            return out
         update = F.linear(F.linear(self.lora_dropout(x), self.lora_a), self.lora_b)
         return out + update * self.scale
 
@@ -228,6 +232,22 @@ def merged_state_dict(model: Module) -> dict[str, Tensor]:
         del state[f"{prefix}lora_a"]
         del state[f"{prefix}lora_b"]
     return state
+
+
+@contextmanager
+def lora_disabled(model: Module) -> Iterator[None]:
+    """Within the block, every :class:`LoRALinear` of ``model`` computes its base layer
+    alone: the adapted model acts as the model it was adapted from (e.g. DPO's reference,
+    with no second copy of the weights)."""
+    layers = [m for m in model.modules() if isinstance(m, LoRALinear)]
+    before = [m.adapter_enabled for m in layers]
+    for m in layers:
+        m.adapter_enabled = False
+    try:
+        yield
+    finally:
+        for m, enabled in zip(layers, before, strict=True):
+            m.adapter_enabled = enabled
 
 
 def lora_parameters(model: Module) -> list[Parameter]:
