@@ -8,7 +8,11 @@ both modes. Reported per mode: trainable parameters, optimizer state (bytes of A
 training memory above the RSS once the model is built, and the median step time
 (forward + backward + optimizer step). Ratios are LoRA / full from the same run.
 
-Usage: ``python benchmarks/lora.py [--quick] [--threads N] [--rank R] [--repeats N]``
+Peak RSS counts activations too: with large batches they dominate and hide the optimizer
+state, so ``--batch 1 --seq 64`` shows the regime where the weights' state dominates.
+
+Usage: ``python benchmarks/lora.py [--quick] [--threads N] [--rank R] [--repeats N]
+[--batch B] [--seq L]``
 """
 
 from __future__ import annotations
@@ -59,11 +63,12 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(mode: str, quick: bool, rank: int, steps: int, threads: int) -> dict[str, float]:
+def child(
+    mode: str, quick: bool, rank: int, steps: int, threads: int, batch: int, seq: int
+) -> dict[str, float]:
     """Train ``steps`` steps in ``mode`` (``full`` or ``lora``); return the figures."""
     torch.set_num_threads(threads)
     dims = QUICK if quick else FULL
-    batch, seq = (4, 32) if quick else (8, 128)
     family = create_llama_family()
     torch.manual_seed(0)
     model = family.create_model(family.structure_config(dims))
@@ -118,11 +123,16 @@ def main() -> None:
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=None, help="children per mode")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per child")
+    parser.add_argument("--batch", type=int, default=None, help="rows per batch (default 8)")
+    parser.add_argument("--seq", type=int, default=None, help="tokens per row (default 128)")
     parser.add_argument("--child", choices=["full", "lora"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     steps = args.steps or (3 if args.quick else 10)
+    batch = args.batch or (4 if args.quick else 8)
+    seq = args.seq or (32 if args.quick else 128)
     if args.child is not None:
-        print(json.dumps(child(args.child, args.quick, args.rank, steps, args.threads)))
+        figures = child(args.child, args.quick, args.rank, steps, args.threads, batch, seq)
+        print(json.dumps(figures))
         return
     repeats = args.repeats or (1 if args.quick else 3)
     order = ["full", "lora", "lora", "full"] * ((repeats + 1) // 2)
@@ -132,6 +142,7 @@ def main() -> None:
             continue
         cmd = [sys.executable, __file__, "--child", mode, "--rank", str(args.rank)]
         cmd += ["--threads", str(args.threads), "--steps", str(steps)]
+        cmd += ["--batch", str(batch), "--seq", str(seq)]
         cmd += ["--quick"] if args.quick else []
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         results[mode].append(json.loads(out.strip().splitlines()[-1]))
@@ -142,7 +153,8 @@ def main() -> None:
     dims = QUICK if args.quick else FULL
     print(
         f"llama {dims['num_layers']} layers x width {dims['model_dim']}, vocab "
-        f"{dims['vocab_size']}; LoRA rank {args.rank} on q/k/v/o/gate/up/down; "
+        f"{dims['vocab_size']}; batches of {batch} x {seq} tokens; "
+        f"LoRA rank {args.rank} on q/k/v/o/gate/up/down; "
         f"{repeats} child(ren) per mode, {steps} timed steps each, {args.threads} thread(s)"
     )
     rows = [
