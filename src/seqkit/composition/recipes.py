@@ -11,6 +11,7 @@ from seqkit.cli.commands.lm import (
     LmEvalCommand,
     LmFinetuneCommand,
     LmGenerateCommand,
+    LmPreferenceCommand,
     LmTrainCommand,
 )
 from seqkit.cli.commands.mt import MtEvalCommand, MtTrainCommand, MtTranslateCommand
@@ -20,7 +21,8 @@ from seqkit.models import ModelFamilies, ModelHub
 from seqkit.optim import LRSchedulers, Optimizers
 from seqkit.recipes.lm.finetune import LmFinetuneRecipe
 from seqkit.recipes.lm.inference import LmEvaluator, LmGenerator
-from seqkit.recipes.lm.presets import lm_finetune_presets, lm_train_presets
+from seqkit.recipes.lm.preference import LmPreferenceRecipe
+from seqkit.recipes.lm.presets import lm_finetune_presets, lm_preference_presets, lm_train_presets
 from seqkit.recipes.lm.train import LmTrainRecipe
 from seqkit.recipes.mt.inference import MtTranslator
 from seqkit.recipes.mt.presets import mt_train_presets
@@ -79,6 +81,8 @@ def register_recipes(container: DependencyContainer) -> None:
     container.register(PresetRegistry, lambda _: lm_finetune_presets(), key="lm.finetune")
     container.register(LmTrainRecipe, _training_recipe(LmTrainRecipe))
     container.register(LmFinetuneRecipe, _training_recipe(LmFinetuneRecipe))
+    container.register(PresetRegistry, lambda _: lm_preference_presets(), key="lm.preference")
+    container.register(LmPreferenceRecipe, _training_recipe(LmPreferenceRecipe))
     container.register(LmGenerator, _lm_generator)
     container.register(LmEvaluator, _lm_evaluator)
     container.register(PresetRegistry, lambda _: mt_train_presets(), key="mt.train")
@@ -101,6 +105,13 @@ def register_recipes(container: DependencyContainer) -> None:
             r.resolve(PresetRegistry, "lm.finetune"), lambda: r.resolve(LmFinetuneRecipe)
         ),
         key="lm.finetune",
+    )
+    container.register(
+        CliCommand,
+        lambda r: LmPreferenceCommand(
+            r.resolve(PresetRegistry, "lm.preference"), lambda: r.resolve(LmPreferenceRecipe)
+        ),
+        key="lm.preference-finetune",
     )
     container.register(
         CliCommand, lambda r: LmGenerateCommand(lambda: r.resolve(LmGenerator)), key="lm.generate"

@@ -12,6 +12,7 @@ from torch.nn import Module
 from seqkit.models.errors import ModelError
 from seqkit.models.family import config_to_dict
 from seqkit.models.weights import remove_checksums, save_safetensors, write_checksums
+from seqkit.nn.lora import merged_state_dict
 
 MODEL_FORMAT: Final = "seqkit.model"
 MODEL_FORMAT_VERSION: Final = 1
@@ -23,7 +24,8 @@ def save_model(model: Module, directory: str | Path) -> Path:
     ``model.yaml`` holds ``format``, ``version``, ``model_family`` and ``model_config``;
     :meth:`seqkit.models.ModelHub.load` reads the directory back. Tied tensors are
     written once (under their first name). ``checksums.sha256`` records the weights'
-    sha256, which loading verifies.
+    sha256, which loading verifies. LoRA adapters (:mod:`seqkit.nn.lora`) are merged into
+    their base weights, so the directory holds a plain model.
     """
     family = getattr(model, "family", None)
     config = getattr(model, "config", None)
@@ -50,11 +52,16 @@ def save_model(model: Module, directory: str | Path) -> Path:
 
 
 def unique_state_dict(model: Module) -> list[tuple[str, Tensor]]:
-    """The state dict with tied tensors kept once, under their first name."""
+    """The state dict with tied tensors kept once, under their first name, and LoRA
+    adapters merged into their base weights (a plain model's keys and values)."""
     seen: set[tuple[int, int, tuple[int, ...]]] = set()
     items: list[tuple[str, Tensor]] = []
-    for name, tensor in model.state_dict().items():
-        ident = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+    for name, tensor in merged_state_dict(model).items():
+        ident = (
+            tensor.untyped_storage().data_ptr(),
+            int(tensor.storage_offset()),
+            tuple(tensor.shape),
+        )
         if ident in seen:
             continue
         seen.add(ident)

@@ -33,3 +33,9 @@ class LossUnit(TrainUnit[BatchT], EvalUnit[BatchT]):
     @override
     def __call__(self, batch: BatchT) -> tuple[Tensor, int]:
         return self._loss(self._model, batch)
+
+    @override
+    def extra_metrics(self) -> dict[str, float]:
+        """The loss function's ``extra_metrics()``, if it has one (e.g. preference rewards)."""
+        metrics = getattr(self._loss, "extra_metrics", None)
+        return dict(metrics()) if callable(metrics) else {}

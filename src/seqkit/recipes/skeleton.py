@@ -139,6 +139,7 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
             device=ctx.device,
             forced=data.forced,
         )
+        self.prepare_model(ctx, config, model)
         model.train()
         if resumed:  # the allowed changes are recorded once the model is known to build
             ctx.main_first(lambda: save_config(config, output_dir))
@@ -192,6 +193,11 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
     def model_section(self, config: ConfigT) -> ModelSection:
         """The model to build (the config's by default)."""
         return config.model
+
+    def prepare_model(self, ctx: RunContext, config: ConfigT, model: nn.Module) -> None:
+        """Change the built model in place before it is parallelized and trained, e.g. add
+        LoRA adapters and freeze the rest (nothing by default). Runs before a checkpoint
+        is loaded, so the model must take the shape its checkpoints were saved with."""
 
     @abstractmethod
     def tokenizer(self, ctx: RunContext, config: ConfigT) -> RunTokenizer:

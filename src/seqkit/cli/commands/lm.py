@@ -12,7 +12,7 @@ from typing_extensions import override
 
 from seqkit.cli.command import CliCommand
 from seqkit.cli.commands.recipe import RecipeCommand
-from seqkit.recipes.lm.config import LmFinetuneConfig, LmTrainConfig
+from seqkit.recipes.lm.config import LmFinetuneConfig, LmPreferenceConfig, LmTrainConfig
 from seqkit.recipes.lm.inference import GenerationRequest, LmEvaluator, LmGenerator
 from seqkit.recipes.model_ref import resolve_device
 
@@ -44,6 +44,21 @@ class LmFinetuneCommand(RecipeCommand[LmFinetuneConfig]):
         '{"messages": [{"role": ..., "content": ...}]}. Example: seqkit lm finetune '
         "runs/sft --config model.checkpoint=runs/bible/card.yaml "
         "--config 'data.train_files=[sft.jsonl]'"
+    )
+
+
+@final
+class LmPreferenceCommand(RecipeCommand[LmPreferenceConfig]):
+    """``seqkit lm preference-finetune OUTPUT_DIR``."""
+
+    group = "lm"
+    name = "preference-finetune"
+    help = "tune a language model on preference pairs (DPO, SimPO or ORPO)"
+    description = (
+        'Preference fine-tuning from JSONL lines {"prompt": ..., "chosen": ..., "rejected": '
+        "...}. Example: seqkit lm preference-finetune runs/dpo --config "
+        "model.checkpoint=runs/sft/card.yaml --config 'data.train_files=[pairs.jsonl]' "
+        "--config preference.loss=dpo"
     )
 
 

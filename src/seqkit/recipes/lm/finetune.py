@@ -1,4 +1,11 @@
-"""``seqkit lm finetune``: supervised fine-tuning with the loss on responses only."""
+"""``seqkit lm finetune``: supervised fine-tuning with the loss on responses only.
+
+With ``lora.rank > 0`` the model gets LoRA adapters (:mod:`seqkit.nn.lora`) and only they
+are trained (and only they are in the optimizer). Checkpoints hold the full model state
+(frozen base weights and adapters: the trainer saves the model's whole state dict) and the
+adapters' optimizer state. The saved model merges the adapters into the base weights:
+``OUTPUT_DIR/model`` is a plain model that loads without LoRA.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +17,20 @@ from torch import nn
 from typing_extensions import override
 
 from seqkit.data import MaskedBatch
+from seqkit.nn.lora import LoRAConfig, apply_lora, lora_parameters, merge_lora
 from seqkit.recipes.data_prep import DataPreparation
 from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.finish import RunResult, report_run
-from seqkit.recipes.lm.config import LmFinetuneConfig
+from seqkit.recipes.lm.config import LmFinetuneConfig, LoraSection
 from seqkit.recipes.lm.finetune_data import finetune_readers, prepare_finetune_data
 from seqkit.recipes.lm.instructions import format_prompt
 from seqkit.recipes.lm.samples import print_samples
 from seqkit.recipes.lm.units import lm_loss
 from seqkit.recipes.loss_units import LossFn
 from seqkit.recipes.model_ref import resolve_model_ref
+from seqkit.recipes.model_setup import num_parameters
 from seqkit.recipes.run_context import RunContext
-from seqkit.recipes.sections import ModelSection, TokenizerSection
+from seqkit.recipes.sections import ModelSection, TokenizerSection, TrainSection
 from seqkit.recipes.skeleton import RecipeData, TrainingRecipe
 from seqkit.recipes.tokenizer_setup import RunTokenizer, prepare_tokenizer
 
@@ -46,6 +55,11 @@ class LmFinetuneRecipe(TrainingRecipe[LmFinetuneConfig, MaskedBatch]):
                 "No training data: set data.train_files to JSONL files, e.g. "
                 "--config 'data.train_files=[sft.jsonl]'."
             )
+        check_lora(config.lora, config.train)
+
+    @override
+    def prepare_model(self, ctx: RunContext, config: LmFinetuneConfig, model: nn.Module) -> None:
+        add_lora(ctx, config.lora, model, seed=config.train.seed)
 
     def _ref(self, config: LmFinetuneConfig) -> str:
         assert config.model.checkpoint is not None
@@ -88,7 +102,11 @@ class LmFinetuneRecipe(TrainingRecipe[LmFinetuneConfig, MaskedBatch]):
 
     @override
     def card_extra(self, config: LmFinetuneConfig) -> dict[str, object]:
-        return {"prompt_template": config.data.prompt_template, "finetuned_from": self._ref(config)}
+        extra: dict[str, object] = {
+            "prompt_template": config.data.prompt_template,
+            "finetuned_from": self._ref(config),
+        }
+        return extra | lora_card(config.lora)
 
     @override
     def after_training(
@@ -99,6 +117,7 @@ class LmFinetuneRecipe(TrainingRecipe[LmFinetuneConfig, MaskedBatch]):
         tokenizer: RunTokenizer,
         result: RunResult,
     ) -> None:
+        merge_lora(model)  # the saved model is merged already; now generation can fuse
         template = config.data.prompt_template
         example_prompt = format_prompt(template, "Who was Moses?")
         report_run(ctx, result, usage=[f"seqkit lm generate {result.card_path} {example_prompt!r}"])
@@ -106,3 +125,46 @@ class LmFinetuneRecipe(TrainingRecipe[LmFinetuneConfig, MaskedBatch]):
             prompts = [format_prompt(template, p) for p in config.sample.prompts]
             sample = replace(config.sample, prompts=prompts)
             print_samples(model, tokenizer.tokenizer, sample, seed=config.train.seed)
+
+
+def check_lora(lora: LoraSection, train: TrainSection) -> None:
+    """Reject LoRA setups the recipes do not support (sharded models)."""
+    if lora.enabled and (train.tp_size > 1 or train.data_parallel == "fsdp"):
+        raise RecipeError(
+            "LoRA (lora.rank > 0) runs on one process or under DDP only: set "
+            "train.tp_size=1 and train.data_parallel=ddp, or lora.rank=0."
+        )
+
+
+def add_lora(ctx: RunContext, lora: LoraSection, model: nn.Module, *, seed: int) -> None:
+    """Put adapters on ``model`` and freeze the rest when ``lora`` is enabled; say so."""
+    if not lora.enabled:
+        return
+    config = LoRAConfig(
+        rank=lora.rank, alpha=lora.alpha, dropout_p=lora.dropout, targets=tuple(lora.targets)
+    )
+    try:
+        adapted = apply_lora(model, config, seed=seed)
+    except ValueError as ex:
+        raise RecipeError(f"Cannot add LoRA adapters: {ex}.") from ex
+    trainable = sum(p.numel() for p in lora_parameters(model))
+    total = num_parameters(model)
+    ctx.say(
+        f"LoRA: rank {lora.rank} adapters on {len(adapted)} projections "
+        f"({', '.join(lora.targets)}); training {trainable / 1e6:.3f}M of "
+        f"{total / 1e6:.2f}M parameters ({100 * trainable / total:.2f}%)."
+    )
+
+
+def lora_card(lora: LoraSection) -> dict[str, object]:
+    """What the model card records of a LoRA run (nothing without LoRA)."""
+    if not lora.enabled:
+        return {}
+    return {
+        "lora": {
+            "rank": lora.rank,
+            "alpha": lora.alpha,
+            "targets": list(lora.targets),
+            "merged": True,
+        }
+    }

@@ -1,4 +1,4 @@
-"""Named starting configs of ``seqkit lm train`` and ``seqkit lm finetune``."""
+"""Named starting configs of ``seqkit lm train``, ``lm finetune`` and ``lm preference-finetune``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from seqkit.recipes.lm.config import (
     FinetuneDataSection,
     LmDataSection,
     LmFinetuneConfig,
+    LmPreferenceConfig,
     LmTrainConfig,
+    PreferenceDataSection,
     SampleSection,
 )
 from seqkit.recipes.sections import ModelSection, OptimSection, TokenizerSection, TrainSection
@@ -183,4 +185,39 @@ def lm_finetune_presets() -> PresetRegistry[LmFinetuneConfig]:
     registry = PresetRegistry("lm.finetune", LmFinetuneConfig, default="default")
     registry.register("tiny", _finetune_tiny, "20 steps of batch 4: tests, seconds")
     registry.register("default", _finetune_default, "1k steps, lr 1e-4, 512-token examples")
+    return registry
+
+
+def _preference_tiny() -> LmPreferenceConfig:
+    return LmPreferenceConfig(
+        data=PreferenceDataSection(max_seq_len=64, valid_fraction=0.1),
+        optim=OptimSection(
+            optimizer={"name": "adamw", "lr": 1e-3, "weight_decay": 0.0},
+            lr_scheduler={"name": "constant", "warmup_steps": 0},
+        ),
+        train=TrainSection(
+            max_steps=10,
+            batch_size=4,
+            validate_every_n_steps=5,
+            checkpoint_every_n_steps=5,
+            log_every_n_steps=1,
+            tensorboard=False,
+        ),
+    )
+
+
+def _preference_default() -> LmPreferenceConfig:
+    return LmPreferenceConfig(
+        data=PreferenceDataSection(max_seq_len=512),
+        train=TrainSection(
+            max_steps=1000, batch_size=8, validate_every_n_steps=100, checkpoint_every_n_steps=200
+        ),
+    )
+
+
+def lm_preference_presets() -> PresetRegistry[LmPreferenceConfig]:
+    """The presets of ``seqkit lm preference-finetune``."""
+    registry = PresetRegistry("lm.preference", LmPreferenceConfig, default="default")
+    registry.register("tiny", _preference_tiny, "10 steps of 4 pairs: tests, seconds")
+    registry.register("default", _preference_default, "1k steps of 8 pairs, DPO, lr 5e-6")
     return registry
