@@ -36,7 +36,7 @@ LLAMA2_TEMPLATE = (
 
 CHATML_TEMPLATE = """{% for message in messages %}
 {% if loop.first and messages[0]['role'] != 'system' %}
-{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}
+{{ '<|im_start|>system\nYou are a helpful assistant<|im_end|>\n' }}
 {% endif %}
 {{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}
 {% endfor %}
