@@ -75,14 +75,17 @@ class HuggingFaceEncoder(TextTokenEncoder):
         encode = getattr(self._tok, "encode_batch_fast", self._tok.encode_batch)
         return [encoding.ids for encoding in encode(list(texts), add_special_tokens=False)]
 
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """The ids of ``text`` (no special tokens added) and each token's character span."""
+        encoding = self._tok.encode(text, add_special_tokens=False)
+        return list(encoding.ids), [(int(a), int(b)) for a, b in encoding.offsets]
+
 
 @final
 class HuggingFaceDecoder(TextTokenDecoder):
     """Decodes with a ``tokenizers.Tokenizer`` as ``transformers``' ``decode`` does."""
 
-    def __init__(
-        self, tokenizer: Any, *, skip_special_tokens: bool, clean_up_spaces: bool
-    ) -> None:
+    def __init__(self, tokenizer: Any, *, skip_special_tokens: bool, clean_up_spaces: bool) -> None:
         super().__init__(skip_ids=frozenset())
         self._tok = tokenizer
         self._skip_special = skip_special_tokens
