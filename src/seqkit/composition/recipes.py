@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from seqkit.assets import AssetStore
 from seqkit.cli.command import CliCommand, CliGroup
+from seqkit.cli.commands.chat import LmChatCommand
 from seqkit.cli.commands.lm import (
     LmEvalCommand,
     LmFinetuneCommand,
@@ -107,6 +108,11 @@ def register_recipes(container: DependencyContainer) -> None:
     )
     container.register(
         CliCommand, lambda r: LmEvalCommand(lambda: r.resolve(LmEvaluator)), key="lm.eval"
+    )
+    container.register(
+        CliCommand,
+        lambda r: LmChatCommand(lambda: r.resolve(ModelHub), lambda: r.resolve(TokenizerHub)),
+        key="lm.chat",
     )
 
     container.register_instance(
