@@ -186,8 +186,10 @@ def assistant_spans(
     tokenizer: TextTokenizer, messages: Sequence[Mapping[str, str]]
 ) -> tuple[str, list[tuple[int, int]]] | None:
     """The chat rendered with ``tokenizer``'s template and the character span of each
-    assistant turn; ``None`` when a shorter conversation does not render as a prefix of the
-    whole one (a template that rewrites earlier turns), so spans cannot be told apart."""
+    assistant turn: from where the turns before it plus the generation prompt end (or where
+    that rendering parts from the next one) to the end of the rendering that includes it.
+    ``None`` when a conversation cut after a reply does not render as a prefix of the whole
+    one (a template that rewrites earlier turns), so spans cannot be told apart."""
     full = tokenizer.apply_chat_template(messages)
     spans: list[tuple[int, int]] = []
     for i, message in enumerate(messages):
@@ -198,11 +200,19 @@ def assistant_spans(
             after = tokenizer.apply_chat_template(messages[: i + 1])
         except ChatTemplateError:
             return None  # e.g. a template that cannot render a conversation cut short
-        if not (full.startswith(after) and after.startswith(before)):
+        if not full.startswith(after):
             return None
-        if len(after) > len(before):
-            spans.append((len(before), len(after)))
+        # Usually `before` is a prefix of `after`; where a template writes the generation
+        # prompt slightly differently (trailing whitespace), the reply starts where they part.
+        start = _common_prefix_len(before, after)
+        if len(after) > start:
+            spans.append((start, len(after)))
     return full, spans
+
+
+def _common_prefix_len(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
 
 
 def tokenize_chat(
