@@ -136,3 +136,35 @@ def test_lm_chat_streams_with_the_template(
     monkeypatch.setattr("sys.stdin", io.StringIO("Hello\nAnd again\n"))
     code = main(["lm", "chat", REPO_ID, "--temperature", "0", "--max-new-tokens", "5"])
     assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("preset", ["tiny", "default"])
+def test_finetune_presets_run_two_steps_without_wrecking_the_model(
+    preset: str, offline_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "chat.jsonl"
+    records = [
+        {"prompt": f"Repeat {w}:", "response": f" {w}"} for w in ["light", "dark", "sea"] * 8
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    out = tmp_path / preset
+    before = seqkit.load_model(REPO_ID)
+    code = main(
+        [
+            "lm", "finetune", str(out), "--preset", preset,
+            "--config", f"model.checkpoint={REPO_ID}",
+            "--config", f"data.train_files=[{data}]",
+            "--config", "train.max_steps=2",
+            "--config", "train.batch_size=4",
+            "--config", "train.progress_bar=false",
+            "--config", "sample.prompts=[]",
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    if preset == "default":
+        assert "warming up for 0 steps instead" in captured.out
+    after = seqkit.load_model(out / "model")
+    # Two steps at a fine-tuning LR move each weight by about 2 * lr, not more.
+    for (name, p0), p1 in zip(before.state_dict().items(), after.state_dict().values()):
+        assert float((p1 - p0).abs().max()) < 2e-3, name
