@@ -41,7 +41,10 @@ def test_hf_directory_loads_with_its_special_tokens(tmp_path: Path) -> None:
     info = tokenizer.vocab_info
     assert info.size == 500
     assert (info.unk_idx, info.bos_idx, info.eos_idx, info.pad_idx) == (0, 1, 2, 3)
-    encoder, decoder = tokenizer.create_encoder(), tokenizer.create_decoder()
+    # No post-processor in this tokenizer.json: BOS and EOS only when asked for.
+    assert tokenizer.create_encoder()("light")[0].item() != 1
+    encoder = tokenizer.create_encoder(add_bos=True, add_eos=True)
+    decoder = tokenizer.create_decoder()
     for text, ids in zip(TEXTS, encoder.encode_batch(TEXTS)):
         assert ids[0].item() == 1
         assert ids[-1].item() == 2
@@ -58,10 +61,13 @@ def test_hf_without_config_uses_no_guessed_bos(tmp_path: Path) -> None:
     )
     assert tokenizer.vocab_info.unk_idx == 0
     assert tokenizer.vocab_info.pad_idx == 3
-    # '<|bos|>' is not a conventional spelling, so default mode cannot add a BOS.
+    # '<|bos|>' is not a conventional spelling, so no BOS can be added.
     assert tokenizer.vocab_info.bos_idx is None
-    with pytest.raises(EncodingModeError, match="needs <s>"):
-        tokenizer.create_encoder()
+    assert tokenizer.create_encoder()("light").tolist() == tokenizer.create_encoder(
+        add_bos=False
+    ).encode_ids("light")
+    with pytest.raises(EncodingModeError, match="add_bos=True"):
+        tokenizer.create_encoder(add_bos=True)
     with pytest.raises(EncodingModeError, match="needs </s>"):
         tokenizer.create_encoder(mode="source")
 

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from seqkit.assets import AssetStore
 from seqkit.cli.command import CliCommand, CliGroup
+from seqkit.cli.commands.chat import LmChatCommand
 from seqkit.cli.commands.lm import (
     LmEvalCommand,
     LmFinetuneCommand,
@@ -118,6 +119,11 @@ def register_recipes(container: DependencyContainer) -> None:
     )
     container.register(
         CliCommand, lambda r: LmEvalCommand(lambda: r.resolve(LmEvaluator)), key="lm.eval"
+    )
+    container.register(
+        CliCommand,
+        lambda r: LmChatCommand(lambda: r.resolve(ModelHub), lambda: r.resolve(TokenizerHub)),
+        key="lm.chat",
     )
 
     container.register_instance(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Literal, final, overload
 
 from torch.nn import Module
@@ -11,6 +11,7 @@ from seqkit.generation.errors import GenerationError
 from seqkit.generation.generator import SequenceGenerator
 from seqkit.generation.sampling import SamplingGenerator
 from seqkit.generation.scoring import SequenceScorer
+from seqkit.generation.streaming import stream_text
 from seqkit.generation.text_support import (
     check_generator,
     default_pad_idx,
@@ -28,8 +29,9 @@ class TextCompleter:
         completer = TextCompleter(seqkit.load_model("x"), seqkit.load_tokenizer("x"))
         completer("In the beginning")
 
-    Prompts are encoded in ``prompt`` mode (BOS, no EOS). Without a ``generator`` it
-    decodes greedily, up to 128 tokens.
+    Prompts are encoded in ``prompt`` mode (BOS, no EOS; for Hugging Face tokenizers the
+    tokenizer's own prefix, as ``transformers`` encodes). Without a ``generator`` it decodes
+    greedily, up to 128 tokens. :meth:`stream` yields the completion piece by piece.
     """
 
     def __init__(
@@ -81,6 +83,14 @@ class TextCompleter:
         best = [group[0] for group in output.hypotheses]
         completions = self._decoder.decode_batch([h.tokens for h in best])
         return text_results(text, completions, best, return_scores)
+
+    def stream(self, prompt: str, *, stop_ids: Collection[int] = ()) -> Iterator[str]:
+        """The completion of ``prompt`` as text pieces, each yielded as soon as its tokens
+        are generated (a multi-byte character is never split between pieces); joined, they
+        equal ``self(prompt)`` for a greedy or seeded generator. Generation stops at EOS or a
+        ``stop_ids`` token, which are not decoded."""
+        ids = self._prompt_encoder(prompt)
+        return stream_text(self._limited, self.model, ids, self._decoder, stop_ids=stop_ids)
 
     def perplexity(self, text: str | Sequence[str]) -> float:
         """Perplexity of the model on ``text`` (BOS and EOS added, EOS scored)."""

@@ -15,6 +15,7 @@ from seqkit.assets import AssetCard, AssetDownloadManager, AssetStore
 from seqkit.config.safe_yaml import load_yaml
 from seqkit.models.errors import CheckpointError, ModelConfigError
 from seqkit.models.family import ModelFamilies, ModelFamily
+from seqkit.models.hf import looks_like_repo_id, resolve_hf_repo
 from seqkit.models.loader import KeyMap, load_weights
 from seqkit.models.save import MODEL_FORMAT
 
@@ -67,8 +68,10 @@ class ModelHub:
 
         ``name_or_path`` is an asset card name, a card ``.yaml`` file, a directory written
         by :func:`~seqkit.models.save_model`, a Hugging Face directory (``config.json`` +
-        safetensors, possibly sharded with ``model.safetensors.index.json``), or a single
-        weights file with a ``model.yaml`` or ``config.json`` beside it. ``dtype=None``
+        safetensors, possibly sharded with ``model.safetensors.index.json``), a Hugging Face
+        repo id ``ORG/NAME[@REVISION]`` (from the local hub cache, see
+        :func:`~seqkit.models.hf.resolve_hf_repo`), or a single weights file with a
+        ``model.yaml`` or ``config.json`` beside it. ``dtype=None``
         keeps the checkpoint's dtype.
         """
         source = self._resolve(name_or_path)
@@ -90,6 +93,8 @@ class ModelHub:
             if path.suffix in (".yaml", ".yml") and path.name != "model.yaml":
                 return self._from_card(self._cards().retrieve_card(str(path)))
             return self._from_file(path)
+        if looks_like_repo_id(name_or_path):
+            return self._from_directory(resolve_hf_repo(str(name_or_path)))
         if isinstance(name_or_path, Path) or "/" in str(name_or_path):
             raise CheckpointError(path, "no such file or directory")
         return self._from_card(self._cards().retrieve_card(str(name_or_path)))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
 
 from torch import nn
 
@@ -34,6 +34,23 @@ HIGHER_IS_BETTER = frozenset({"bleu", "chrf"})
 """Validation metrics for which a higher value is better (all others: lower)."""
 
 
+DECAYING_SCHEDULERS = frozenset({"cosine", "polynomial", "tri_stage"})
+"""Built-in schedulers that decay to ``total_steps`` (a warmup must fit before it)."""
+
+
+def fit_warmup(scheduler: dict[str, Any], max_steps: int, say: Callable[[str], None]) -> None:
+    """Shorten a warmup that would not fit in a short run (``train.max_steps=2`` with the
+    presets' warmup) to ``max_steps // 10`` steps, and say so."""
+    warmup = scheduler.get("warmup_steps", 0)
+    if isinstance(warmup, int) and warmup >= max_steps:
+        scheduler["warmup_steps"] = max_steps // 10
+        say(
+            f"optim.lr_scheduler.warmup_steps={warmup} does not fit in train.max_steps="
+            f"{max_steps}; warming up for {max_steps // 10} steps instead (set "
+            "optim.lr_scheduler.warmup_steps to choose)."
+        )
+
+
 def run_training(
     ctx: RunContext,
     *,
@@ -62,9 +79,10 @@ def run_training(
         optimizers.config_from_dict(optim.optimizer),
         [p for p in model.parameters() if p.requires_grad],
     )
-    scheduler_config = lr_schedulers.config_from_dict(
-        optim.lr_scheduler, total_steps=train.max_steps
-    )
+    scheduler_data = dict(optim.lr_scheduler)
+    if "total_steps" not in scheduler_data and scheduler_data.get("name") in DECAYING_SCHEDULERS:
+        fit_warmup(scheduler_data, train.max_steps, ctx.say)
+    scheduler_config = lr_schedulers.config_from_dict(scheduler_data, total_steps=train.max_steps)
     scheduler = lr_schedulers.create(scheduler_config, optimizer)
     validate = valid_unit is not None and valid_reader is not None
     if validate and not valid_scorers and train.best_metric not in ("loss", "ppl"):

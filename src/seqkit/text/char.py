@@ -154,8 +154,11 @@ class CharTokenizer(TextTokenizer):
         lang: str | None = None,
         mode: str | None = None,
         device: torch.device | None = None,
+        add_bos: bool | None = None,
+        add_eos: bool | None = None,
     ) -> CharEncoder:
         prefix, suffix = self.resolve_special_ids(task=task, lang=lang, mode=mode)
+        prefix, suffix = self.override_bos_eos(prefix, suffix, add_bos=add_bos, add_eos=add_eos)
         return CharEncoder(self._table, prefix_ids=prefix, suffix_ids=suffix, device=device)
 
     @override

@@ -38,6 +38,10 @@ class EncodingModeError(TextError, ValueError):
     """``create_encoder`` received a task, mode or language it cannot honour."""
 
 
+class ChatTemplateError(TextError, ValueError):
+    """A chat template is missing, cannot be rendered, or raised on the conversation."""
+
+
 class TokenizerTrainingError(TextError, RuntimeError):
     """Training a tokenizer failed; the message names the corpus or option at fault."""
 

@@ -69,7 +69,8 @@ class TokenizerHub:
     def load(self, name_or_path: str | Path) -> TextTokenizer:
         """Load ``name_or_path``: a built-in (``"byte"``, ``"char"``), a local tokenizer
         file/directory (``.model``, ``tokenizer.json`` or its directory, ``*.chars.json``),
-        a card file (``.yaml``) or a card name."""
+        a card file (``.yaml``), a Hugging Face repo id ``ORG/NAME[@REVISION]`` (from the
+        local hub cache, see :func:`seqkit.models.hf.resolve_hf_repo`) or a card name."""
         return self.load_source(self.resolve(name_or_path))
 
     def resolve(self, name_or_path: str | Path) -> TokenizerSource:
@@ -83,6 +84,12 @@ class TokenizerHub:
             return TokenizerSource(
                 name=name, family=self.detect_family(path, origin=name), path=path
             )
+        if not path.exists():
+            repo_dir = _hf_repo_dir(name)
+            if repo_dir is not None:
+                return TokenizerSource(
+                    name=name, family=self.detect_family(repo_dir, origin=name), path=repo_dir
+                )
         if self._cards is None:
             reason = (
                 "no such file or directory, and no asset store is configured to look it up as a"
@@ -121,3 +128,15 @@ class TokenizerHub:
 
     def _builtins(self) -> str:
         return ", ".join(sorted(n for n, f in self._families.items() if f.builtin)) or "none"
+
+
+def _hf_repo_dir(name: str) -> Path | None:
+    """The hub-cache snapshot of HF repo id ``name`` (``None`` when it is no repo id)."""
+    from seqkit.models.hf import HubCacheError, looks_like_repo_id, resolve_hf_repo
+
+    if not looks_like_repo_id(name):
+        return None
+    try:
+        return resolve_hf_repo(name)
+    except HubCacheError as ex:
+        raise TokenizerLoadError(name, str(ex)) from ex

@@ -157,6 +157,8 @@ class SentencePieceTokenizer(TextTokenizer):
         enable_sampling: bool = False,
         nbest_size: int = -1,
         alpha: float = 0.1,
+        add_bos: bool | None = None,
+        add_eos: bool | None = None,
     ) -> SentencePieceEncoder:
         """See :meth:`TextTokenizer.create_encoder`.
 
@@ -164,6 +166,7 @@ class SentencePieceTokenizer(TextTokenizer):
         SentencePiece); ``num_threads`` defaults to every core this process may use.
         """
         prefix, suffix = self.resolve_special_ids(task=task, lang=lang, mode=mode)
+        prefix, suffix = self.override_bos_eos(prefix, suffix, add_bos=add_bos, add_eos=add_eos)
         return SentencePieceEncoder(
             self._sp,
             prefix_ids=prefix,

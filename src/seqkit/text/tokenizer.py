@@ -11,9 +11,9 @@ import copy
 import itertools
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Self, cast, final, get_args
+from typing import Any, Literal, Self, cast, final, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from seqkit.data.tokens import concat_token_ids
-from seqkit.text.errors import EncodingModeError
+from seqkit.text.errors import ChatTemplateError, EncodingModeError
 from seqkit.text.modes import Special, SpecialTokenLayout, resolve_layout
 from seqkit.text.vocabulary import VocabularyInfo
 
@@ -233,8 +233,15 @@ class TextTokenizer(ABC):
         lang: str | None = None,
         mode: str | None = None,
         device: torch.device | None = None,
+        add_bos: bool | None = None,
+        add_eos: bool | None = None,
     ) -> TextTokenEncoder:
-        """Create an encoder for ``task``/``lang``/``mode`` producing tensors on ``device``."""
+        """Create an encoder for ``task``/``lang``/``mode`` producing tensors on ``device``.
+
+        ``add_bos``/``add_eos`` override whether the encoded text starts with BOS and ends
+        with EOS (``None``: what the mode, or for Hugging Face tokenizers the tokenizer's own
+        post-processor, does); see :meth:`override_bos_eos`.
+        """
 
     @abstractmethod
     def create_decoder(self, *, skip_special_tokens: bool = True) -> TextTokenDecoder:
@@ -249,6 +256,77 @@ class TextTokenizer(ABC):
     ) -> tuple[list[int], list[int]]:
         """Shorthand for :func:`resolve_layout` followed by :meth:`special_ids`."""
         return self.special_ids(resolve_layout(task=task, lang=lang, mode=mode))
+
+    def override_bos_eos(
+        self,
+        prefix: Sequence[int],
+        suffix: Sequence[int],
+        *,
+        add_bos: bool | None,
+        add_eos: bool | None,
+    ) -> tuple[list[int], list[int]]:
+        """``prefix``/``suffix`` with BOS first in the prefix when ``add_bos`` (none when
+        ``add_bos`` is false) and EOS last in the suffix when ``add_eos`` (none when false);
+        ``None`` keeps them as they are."""
+        info = self.vocab_info
+        head, tail = list(prefix), list(suffix)
+        for flag, idx, name in ((add_bos, info.bos_idx, "BOS"), (add_eos, info.eos_idx, "EOS")):
+            if flag and idx is None:
+                raise EncodingModeError(
+                    f"add_{name.lower()}=True, but this {self.family} vocabulary has no {name} "
+                    "token; leave the option unset or use a tokenizer that has one."
+                )
+        if add_bos is not None and info.bos_idx is not None:
+            head = [i for i in head if i != info.bos_idx]
+            if add_bos:
+                head.insert(0, info.bos_idx)
+        if add_eos is not None and info.eos_idx is not None:
+            tail = [i for i in tail if i != info.eos_idx]
+            if add_eos:
+                tail.append(info.eos_idx)
+        return head, tail
+
+    @property
+    def chat_template(self) -> str | None:
+        """The Jinja chat template the tokenizer ships (``None`` when it has none)."""
+        return None
+
+    def apply_chat_template(
+        self,
+        messages: Sequence[Mapping[str, object]],
+        *,
+        add_generation_prompt: bool = False,
+        **kwargs: object,
+    ) -> str:
+        """Render ``messages`` with the tokenizer's chat template (see
+        :mod:`seqkit.text.chat_template`); raise when the tokenizer has none."""
+        template = self.chat_template
+        if template is None:
+            raise ChatTemplateError(
+                f"This {self.family or type(self).__name__} tokenizer has no chat template; "
+                "format the conversation yourself or use a tokenizer that ships one "
+                "(tokenizer_config.json `chat_template` or chat_template.jinja)."
+            )
+        from seqkit.text.chat_template import render_chat_template
+
+        context: dict[str, Any] = {**self.template_tokens(), **kwargs}
+        return render_chat_template(
+            template, messages, add_generation_prompt=add_generation_prompt, **context
+        )
+
+    def template_tokens(self) -> dict[str, str]:
+        """The special tokens a chat template sees as variables (``bos_token``...)."""
+        tokens: dict[str, str] = {}
+        info = self.vocab_info
+        for name, idx in (
+            ("bos_token", info.bos_idx),
+            ("eos_token", info.eos_idx),
+            ("unk_token", info.unk_idx),
+            ("pad_token", info.pad_idx),
+        ):
+            if idx is not None:
+                tokens[name] = self.index_to_token(idx)
+        return tokens
 
     def skip_ids(self) -> frozenset[int]:
         """Ids a decoder drops by default: BOS, EOS, PAD and language tokens ``__xx__``."""

@@ -109,6 +109,10 @@ class FinetuneDataSection:
     prompt_template: str = "{prompt}\n"
     """How a prompt is written before its response (``{prompt}`` is replaced)."""
 
+    use_chat_template: bool = True
+    """Write ``messages`` examples with the tokenizer's chat template when it has one (loss
+    on assistant turns only); false, or a tokenizer without one: ``User:``/``Assistant:``."""
+
     def __post_init__(self) -> None:
         if "{prompt}" not in self.prompt_template:
             raise ValueError("data.prompt_template must contain '{prompt}'")

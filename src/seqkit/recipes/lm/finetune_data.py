@@ -2,6 +2,9 @@
 
 Each example becomes two aligned columns: ``tokens`` (``BOS`` + every segment, an ``EOS``
 after each response) and ``target_mask`` (1 where a token is one the model must produce).
+Chats (``messages``) are written with the tokenizer's chat template when it has one (and
+``data.use_chat_template`` is on), the loss on the assistant turns only; see
+:mod:`seqkit.recipes.lm.instructions`.
 Rank 0 writes them under ``OUTPUT_DIR/data``, holding out a seeded share for validation;
 training reads them through :func:`seqkit.data.masked_reader` like any token dataset.
 """
@@ -23,12 +26,20 @@ from seqkit.data import (
     token_dtype,
 )
 from seqkit.recipes.data_prep import DataPreparation, PreparedData
-from seqkit.recipes.errors import RecipeError
+from seqkit.recipes.errors import RecipeDataError, RecipeError
 from seqkit.recipes.lm.config import FinetuneDataSection
-from seqkit.recipes.lm.instructions import MaskedExample, read_instruction_file, tokenize_example
+from seqkit.recipes.lm.instructions import (
+    Chat,
+    MaskedExample,
+    OffsetEncoder,
+    read_instruction_examples,
+    tokenize_chat,
+    tokenize_example,
+)
 from seqkit.recipes.readers import batch_sizes, create_readers
 from seqkit.recipes.run_context import RunContext
 from seqkit.recipes.sections import TrainSection
+from seqkit.text.errors import ChatTemplateError
 
 COLUMNS = ("tokens", "target_mask")
 
@@ -41,18 +52,39 @@ def prepare_finetune_data(
     if vocab.bos_idx is None or vocab.eos_idx is None:
         raise RecipeError("Fine-tuning needs a tokenizer with BOS and EOS tokens.")
     bos_idx, eos_idx = vocab.bos_idx, vocab.eos_idx
-    encoder = prep.tokenizer.create_encoder(mode="default")
+    tokenizer = prep.tokenizer
+    encoder = tokenizer.create_encoder(mode="default")
+    chat_encoder = _chat_encoder(prep, data)
 
     def examples(paths: list[Path], counts: dict[str, int]) -> Iterator[MaskedExample]:
         for path in paths:
-            for segments in read_instruction_file(path, data.prompt_template):
-                example, cut = tokenize_example(
-                    segments,
-                    encoder.encode_ids,
-                    bos_idx=bos_idx,
-                    eos_idx=eos_idx,
-                    max_len=data.max_seq_len,
-                )
+            keep_chats = chat_encoder is not None
+            for item in read_instruction_examples(
+                path, data.prompt_template, keep_chats=keep_chats
+            ):
+                if isinstance(item, Chat):
+                    assert chat_encoder is not None
+                    try:
+                        found = tokenize_chat(
+                            tokenizer, chat_encoder, item.messages, max_len=data.max_seq_len
+                        )
+                    except ChatTemplateError as ex:
+                        raise RecipeDataError(f"{item.where}: {ex}") from ex
+                    if found is None:
+                        raise RecipeDataError(
+                            f"{item.where}: the tokenizer's chat template does not render the "
+                            "turns before an assistant reply as a prefix of the whole chat, so "
+                            "the reply cannot be located; set data.use_chat_template=false."
+                        )
+                    example, cut = found
+                else:
+                    example, cut = tokenize_example(
+                        item,
+                        encoder.encode_ids,
+                        bos_idx=bos_idx,
+                        eos_idx=eos_idx,
+                        max_len=data.max_seq_len,
+                    )
                 counts["truncated"] += cut
                 if any(example.loss_mask):
                     yield example
@@ -103,6 +135,16 @@ def prepare_finetune_data(
             )
 
     return prep.run(build)
+
+
+def _chat_encoder(prep: DataPreparation, data: FinetuneDataSection) -> OffsetEncoder | None:
+    """The encoder chats are tokenized with, or ``None`` to write them without a template."""
+    if not data.use_chat_template or prep.tokenizer.chat_template is None:
+        return None
+    encoder = prep.tokenizer.create_encoder(add_bos=False, add_eos=False)
+    if not hasattr(encoder, "encode_with_offsets"):
+        return None
+    return encoder
 
 
 def finetune_readers(

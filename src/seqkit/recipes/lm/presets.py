@@ -153,12 +153,18 @@ def lm_train_presets() -> PresetRegistry[LmTrainConfig]:
     return registry
 
 
+# Fine-tuning starts from a pretrained model: a small LR (3e-3 wrecked a 135M model in two
+# steps) and a warmup that fits short runs (run_training shortens one that would not fit).
+FINETUNE_LR = 1e-4
+TINY_FINETUNE_LR = 3e-4
+
+
 def _finetune_tiny() -> LmFinetuneConfig:
     return LmFinetuneConfig(
         data=FinetuneDataSection(max_seq_len=64, valid_fraction=0.1),
         optim=OptimSection(
-            optimizer={"name": "adamw", "lr": 3e-3, "weight_decay": 0.0},
-            lr_scheduler={"name": "constant", "warmup_steps": 0},
+            optimizer={"name": "adamw", "lr": TINY_FINETUNE_LR, "weight_decay": 0.0},
+            lr_scheduler={"name": "constant", "warmup_steps": 2},
         ),
         train=TrainSection(
             max_steps=20,
@@ -174,6 +180,10 @@ def _finetune_tiny() -> LmFinetuneConfig:
 def _finetune_default() -> LmFinetuneConfig:
     return LmFinetuneConfig(
         data=FinetuneDataSection(max_seq_len=512),
+        optim=OptimSection(
+            optimizer={"name": "adamw", "lr": FINETUNE_LR, "weight_decay": 0.0},
+            lr_scheduler={"name": "cosine", "warmup_steps": 10, "min_lr": FINETUNE_LR / 10},
+        ),
         train=TrainSection(
             max_steps=1000, batch_size=8, validate_every_n_steps=100, checkpoint_every_n_steps=200
         ),
@@ -183,7 +193,7 @@ def _finetune_default() -> LmFinetuneConfig:
 def lm_finetune_presets() -> PresetRegistry[LmFinetuneConfig]:
     """The presets of ``seqkit lm finetune``."""
     registry = PresetRegistry("lm.finetune", LmFinetuneConfig, default="default")
-    registry.register("tiny", _finetune_tiny, "20 steps of batch 4: tests, seconds")
+    registry.register("tiny", _finetune_tiny, "20 steps of batch 4, lr 3e-4: tests, seconds")
     registry.register("default", _finetune_default, "1k steps, lr 1e-4, 512-token examples")
     return registry
 
