@@ -34,7 +34,7 @@ from seqkit.recipes.run_lock import (
 )
 from seqkit.recipes.sections import ModelSection, OptimSection, TrainSection
 from seqkit.recipes.tokenizer_setup import TOKENIZER_DIR, RunTokenizer
-from seqkit.recipes.training import CHECKPOINT_DIR, run_training
+from seqkit.recipes.training import CHECKPOINT_DIR, run_training, scheduler_settings
 from seqkit.text import TokenizerHub
 from seqkit.trainer import DataReader, ValidationScorer
 
@@ -104,7 +104,8 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
         try:
             self._optimizers.config_from_dict(config.optim.optimizer)
             self._lr_schedulers.config_from_dict(
-                config.optim.lr_scheduler, total_steps=config.train.max_steps
+                scheduler_settings(config.optim, config.train, lambda _: None),
+                total_steps=config.train.max_steps,
             )
         except OptimConfigError as ex:
             raise OptimConfigError(f"Config 'optim' is invalid: {ex}", field=ex.field) from ex

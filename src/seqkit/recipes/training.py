@@ -38,6 +38,16 @@ DECAYING_SCHEDULERS = frozenset({"cosine", "polynomial", "tri_stage"})
 """Built-in schedulers that decay to ``total_steps`` (a warmup must fit before it)."""
 
 
+def scheduler_settings(
+    optim: OptimSection, train: TrainSection, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """``optim.lr_scheduler`` as the run uses it: a warmup fitted to a short run."""
+    data = dict(optim.lr_scheduler)
+    if "total_steps" not in data and data.get("name") in DECAYING_SCHEDULERS:
+        fit_warmup(data, train.max_steps, say)
+    return data
+
+
 def fit_warmup(scheduler: dict[str, Any], max_steps: int, say: Callable[[str], None]) -> None:
     """Shorten a warmup that would not fit in a short run (``train.max_steps=2`` with the
     presets' warmup) to ``max_steps // 10`` steps, and say so."""
@@ -79,9 +89,7 @@ def run_training(
         optimizers.config_from_dict(optim.optimizer),
         [p for p in model.parameters() if p.requires_grad],
     )
-    scheduler_data = dict(optim.lr_scheduler)
-    if "total_steps" not in scheduler_data and scheduler_data.get("name") in DECAYING_SCHEDULERS:
-        fit_warmup(scheduler_data, train.max_steps, ctx.say)
+    scheduler_data = scheduler_settings(optim, train, ctx.say)
     scheduler_config = lr_schedulers.config_from_dict(scheduler_data, total_steps=train.max_steps)
     scheduler = lr_schedulers.create(scheduler_config, optimizer)
     validate = valid_unit is not None and valid_reader is not None

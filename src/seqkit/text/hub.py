@@ -70,7 +70,7 @@ class TokenizerHub:
         """Load ``name_or_path``: a built-in (``"byte"``, ``"char"``), a local tokenizer
         file/directory (``.model``, ``tokenizer.json`` or its directory, ``*.chars.json``),
         a card file (``.yaml``), a Hugging Face repo id ``ORG/NAME[@REVISION]`` (from the
-        local hub cache, see :func:`seqkit.models.hf.resolve_hf_repo`) or a card name."""
+        local hub cache, see :func:`seqkit.assets.hf_cache.resolve_hf_repo`) or a card name."""
         return self.load_source(self.resolve(name_or_path))
 
     def resolve(self, name_or_path: str | Path) -> TokenizerSource:
@@ -132,7 +132,7 @@ class TokenizerHub:
 
 def _hf_repo_dir(name: str) -> Path | None:
     """The hub-cache snapshot of HF repo id ``name`` (``None`` when it is no repo id)."""
-    from seqkit.models.hf import HubCacheError, looks_like_repo_id, resolve_hf_repo
+    from seqkit.assets.hf_cache import HubCacheError, looks_like_repo_id, resolve_hf_repo
 
     if not looks_like_repo_id(name):
         return None
