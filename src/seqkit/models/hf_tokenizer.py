@@ -111,7 +111,7 @@ def _write_sentencepiece(
             "and 'tokenizers' packages (and protobuf)."
         ) from ex
     blob: bytes = tokenizer.processor.serialized_model_proto()
-    proto: Any = import_protobuf().ModelProto()
+    proto: Any = import_protobuf().ModelProto()  # type: ignore[no-untyped-call]
     proto.ParseFromString(blob)
     kind = proto.trainer_spec.model_type  # 1: unigram, 2: bpe, 3: word, 4: char
     vocab: Any
@@ -124,7 +124,9 @@ def _write_sentencepiece(
             "Only unigram and BPE SentencePiece models convert to tokenizer.json; this one "
             f"has model_type {kind}."
         )
-    converted: Any = SpmConverter.build_tokenizer_from_spm_proto(proto, vocab, legacy=True)
+    converted: Any = SpmConverter.build_tokenizer_from_spm_proto(  # type: ignore[no-untyped-call]
+        proto, vocab, legacy=True
+    )
     if converted is None:
         raise ModelError("transformers could not convert the SentencePiece model.")
     specials = [

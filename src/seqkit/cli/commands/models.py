@@ -14,9 +14,9 @@ from typing_extensions import override
 
 from seqkit.cli.command import CliCommand
 from seqkit.cli.errors import CliUsageError
+from seqkit.errors import SeqkitError
 from seqkit.models import ModelFamilies, ModelHub, export_hf, save_model
 from seqkit.models.family import config_to_dict
-from seqkit.errors import SeqkitError
 from seqkit.text import TextTokenizer, TokenizerHub, TokenizerSource
 
 _CARD = "card.yaml"
