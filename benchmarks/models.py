@@ -3,9 +3,13 @@
 1. Training step: forward + backward tokens/s of seqkit's llama vs HF's
    ``LlamaForCausalLM`` (SDPA attention) with the same config and the same weights (HF
    checkpoint loaded through seqkit), interleaved in one run. Ratio = seqkit / HF.
-2. Loading: ``ModelHub.load`` of a safetensors checkpoint in a fresh subprocess: wall time
-   and peak RSS growth (``VmHWM`` minus RSS before loading) divided by the bytes of
-   the weights (target <= 1.3x), next to HF ``from_pretrained`` of the same directory.
+2. Loading: ``ModelHub.load`` vs HF ``from_pretrained`` of the same random-weight HF
+   checkpoint (~124M parameters in float32; ``--quick``: ~25M), each in a fresh
+   subprocess (the order alternated over rounds; best of 3): wall time of the load, peak
+   RSS (``VmHWM``) after the load and after one forward pass, both as growth over the RSS
+   before loading and as a ratio seqkit / HF (target: <= 1.0 for load time and peak RSS).
+   ``seqkit-dir`` loads the same weights saved by ``save_model``, whose
+   ``checksums.sha256`` is verified (hashed) first.
 
 Usage: ``python benchmarks/models.py [--quick]``
 """
@@ -25,7 +29,7 @@ import torch.nn.functional as F
 from transformers import LlamaConfig as HFLlamaConfig
 from transformers import LlamaForCausalLM
 
-from seqkit.models import ModelFamilies, ModelHub
+from seqkit.models import ModelFamilies, ModelHub, save_model
 from seqkit.models.llama import create_llama_family
 from seqkit.models.transformer import create_transformer_family
 
@@ -42,8 +46,8 @@ def status_kib(field):
     raise RuntimeError("no " + field)
 
 kind, path = sys.argv[1], sys.argv[2]
-if kind == "seqkit":
-    from seqkit.models import ModelFamilies, ModelHub
+if kind.startswith("seqkit"):
+    from seqkit.models import ModelFamilies, ModelHub, save_model
     from seqkit.models.llama import create_llama_family
     hub = ModelHub(ModelFamilies([create_llama_family()]))
     load = lambda: hub.load(path)
@@ -55,8 +59,13 @@ start = time.perf_counter()
 model = load()
 elapsed = time.perf_counter() - start
 peak = status_kib("VmHWM")
+seqs = torch.randint(0, 1000, (1, 16))
+with torch.no_grad():
+    model(seqs) if kind.startswith("seqkit") else model(input_ids=seqs)
+peak_forward = status_kib("VmHWM")
 nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
-print(json.dumps({"seconds": elapsed, "peak_kib": peak - before, "param_bytes": nbytes}))
+print(json.dumps({"seconds": elapsed, "peak_kib": peak - before,
+                  "peak_forward_kib": peak_forward - before, "param_bytes": nbytes}))
 """
 
 
@@ -124,31 +133,64 @@ def _load_in_subprocess(kind: str, path: Path) -> dict[str, float]:
     return result
 
 
-def bench_loading(quick: bool, workdir: Path) -> float:
+def bench_loading(quick: bool, workdir: Path) -> dict[str, float]:
     torch.manual_seed(0)
-    dim, layers, ffn, vocab = (512, 4, 1408, 16000) if quick else (1024, 8, 2816, 32000)
+    # ~124M parameters (GPT-2 small / SmolLM2-135M class) in full mode.
+    dim, layers, ffn, vocab = (512, 4, 1408, 16000) if quick else (768, 12, 2048, 32000)
     config = HFLlamaConfig(
         vocab_size=vocab,
         hidden_size=dim,
         intermediate_size=ffn,
         num_hidden_layers=layers,
-        num_attention_heads=16,
-        num_key_value_heads=8,
+        num_attention_heads=12 if not quick else 8,
+        num_key_value_heads=4,
         tie_word_embeddings=False,
     )
     LlamaForCausalLM(config).save_pretrained(workdir / "load")
     weight_bytes = sum(p.stat().st_size for p in (workdir / "load").glob("*.safetensors"))
-    results = {kind: _load_in_subprocess(kind, workdir / "load") for kind in ("seqkit", "hf")}
-    ratio = 0.0
-    for kind, result in results.items():
-        peak = result["peak_kib"] * 1024 / weight_bytes
-        if kind == "seqkit":
-            ratio = peak
+    # The same weights as a seqkit directory: its checksums.sha256 is verified on load.
+    families = ModelFamilies([create_llama_family()])
+    save_model(ModelHub(families).load(workdir / "load"), workdir / "seqkit_dir")
+    paths = {
+        "seqkit": workdir / "load",
+        "hf": workdir / "load",
+        "seqkit-dir": workdir / "seqkit_dir",
+    }
+    results: dict[str, list[dict[str, float]]] = {kind: [] for kind in paths}
+    for repeat in range(3):
+        kinds = list(paths) if repeat % 2 == 0 else list(paths)[::-1]
+        for kind in kinds:
+            results[kind].append(_load_in_subprocess(kind, paths[kind]))
+    best = {
+        kind: {
+            key: min(r[key] for r in runs) for key in ("seconds", "peak_kib", "peak_forward_kib")
+        }
+        for kind, runs in results.items()
+    }
+    params = int(results["seqkit"][0]["param_bytes"]) // 4
+    print(
+        f"load: {params / 1e6:.0f}M parameters, {weight_bytes / 2**20:.0f} MiB of float32 "
+        "weights, best of 3 fresh subprocesses each"
+    )
+    for kind, figures in best.items():
         print(
-            f"load {kind:6s}: {result['seconds']:.2f} s, peak RSS growth {peak:.2f}x the "
-            f"{weight_bytes / 2**20:.0f} MiB of weights"
+            f"load {kind:10s}: {figures['seconds']:.3f} s, peak RSS growth "
+            f"{figures['peak_kib'] / 1024:.0f} MiB after load "
+            f"({figures['peak_kib'] * 1024 / weight_bytes:.2f}x the weights), "
+            f"{figures['peak_forward_kib'] / 1024:.0f} MiB after one forward pass"
         )
-    return ratio
+    ratios = {
+        "seconds_verified": best["seqkit-dir"]["seconds"] / best["hf"]["seconds"],
+        "seconds": best["seqkit"]["seconds"] / best["hf"]["seconds"],
+        "peak": best["seqkit"]["peak_kib"] / max(best["hf"]["peak_kib"], 1.0),
+        "peak_forward": best["seqkit"]["peak_forward_kib"] / best["hf"]["peak_forward_kib"],
+    }
+    print(
+        f"load seqkit / HF: time {ratios['seconds']:.2f}x, peak RSS after load "
+        f"{ratios['peak']:.2f}x, after a forward pass {ratios['peak_forward']:.2f}x; "
+        f"time of a seqkit directory (sha256 verified) {ratios['seconds_verified']:.2f}x"
+    )
+    return ratios
 
 
 def main() -> None:

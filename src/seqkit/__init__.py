@@ -50,8 +50,9 @@ def load_model(
 ) -> torch.nn.Module:
     """Load a pretrained model in eval mode.
 
-    ``name_or_path`` is an asset card name, a card ``.yaml`` file, a checkpoint directory
-    written by seqkit, or a Hugging Face-format directory. See :class:`seqkit.models.ModelHub`.
+    ``name_or_path`` is an asset card name, a card ``.yaml`` file, a training run's output
+    directory (its ``card.yaml``), a checkpoint directory written by seqkit, or a Hugging
+    Face-format directory. See :class:`seqkit.models.ModelHub`.
     """
     from seqkit.models import ModelHub
 
@@ -75,9 +76,15 @@ def create_model(
 
 
 def load_tokenizer(name_or_path: str | Path) -> TextTokenizer:
-    """Load a tokenizer by card name, card file or local path (see ``seqkit.text.TokenizerHub``)."""
+    """Load a tokenizer by card name, card file or local path (see ``seqkit.text.TokenizerHub``).
+
+    A training run's output directory stands for its ``card.yaml``, as on the CLI.
+    """
     from seqkit.text import TokenizerHub
 
+    run_card = Path(name_or_path).expanduser() / "card.yaml"
+    if run_card.is_file() and not (run_card.parent / "tokenizer.json").is_file():
+        name_or_path = run_card
     return setup().resolve(TokenizerHub).load(name_or_path)
 
 

@@ -20,6 +20,7 @@ from seqkit.models.loader import KeyMap, load_weights
 from seqkit.models.save import MODEL_FORMAT
 
 _HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+_RUN_CARD = "card.yaml"  # a training run's card (seqkit.recipes.card.CARD_FILE_NAME)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,10 +136,13 @@ class ModelHub:
             return self._from_seqkit_dir(directory, family=family, base=base)
         if (directory / "config.json").is_file():
             return self._from_hf_dir(directory, family=family, base=base)
+        if family is None and (directory / _RUN_CARD).is_file():
+            # A training run's output directory stands for its card, as on the CLI.
+            return self._from_card(self._cards().retrieve_card(str(directory / _RUN_CARD)))
         raise CheckpointError(
             directory,
-            "the directory has neither model.yaml (written by seqkit save_model) nor "
-            "config.json (Hugging Face layout)",
+            "the directory has neither model.yaml (written by seqkit save_model), "
+            "config.json (Hugging Face layout) nor card.yaml (a training run)",
         )
 
     def _from_file(

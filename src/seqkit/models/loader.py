@@ -1,4 +1,13 @@
-"""Materialize a model built on the meta device from weight files, one tensor at a time."""
+"""Materialize a model built on the meta device from weight files, one tensor at a time.
+
+Where the checkpoint's dtype is the one asked for and the target is the CPU, a tensor is
+not copied at all: the model's parameter becomes a view of the file's private memory map
+(``load_state_dict(assign=True)`` semantics), so loading reads nothing but the checksum pass
+and pages come in as the model first touches them, as with ``from_pretrained``. Writes
+(training) go to private copy-on-write pages; the file never changes, and replacing it
+(``os.replace``, as seqkit's writers do) leaves the mapped old inode intact. Other dtypes
+and devices (CUDA) are copied once, converting on the fly.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +40,9 @@ def load_weights(
     headers before any data is read, and every mismatch is reported in one
     :class:`StateDictMismatchError`. Tensors are moved to ``device`` and floating ones cast
     to ``dtype`` (``None`` keeps the checkpoint's dtype); each one replaces the model's
-    placeholder, so memory peaks at one copy of the weights plus the largest tensor.
+    placeholder. On the CPU in the checkpoint's dtype the placeholder is replaced by a
+    zero-copy view of the memory-mapped file (see the module docstring); otherwise memory
+    peaks at one copy of the weights plus the largest tensor.
     """
     device = device or torch.device("cpu")
     # Tied parameters appear under several names but are one tensor: group the names.
@@ -94,6 +105,10 @@ def _materialize(
     target_dtype = source.dtype
     if dtype is not None and source.is_floating_point():
         target_dtype = dtype
+    if device.type == "cpu" and target_dtype == source.dtype:
+        view = weight_file.view(key)
+        if view is not None:
+            return view  # a view of the memory map: nothing is copied
     out = torch.empty(source.shape, dtype=target_dtype, device=device)
     # The copy reads the mapped pages once and converts on the fly: no intermediate copy.
     weight_file.copy_to(key, out)

@@ -1,9 +1,10 @@
 """Reading and writing weight files: safetensors (memory-mapped) and safe torch pickles.
 
 Safetensors files are parsed here rather than through ``safetensors.safe_open`` so that
-each tensor is a zero-copy view of a private memory map, and the pages of a tensor are
-dropped from the process (``MADV_DONTNEED``) right after it was copied into the model.
-That keeps peak memory at about one copy of the weights.
+each tensor is a zero-copy view of a private memory map. The loader keeps such views as the
+model's parameters when dtype and device allow; when it must convert or move a tensor, the
+pages of the tensor are dropped from the process (``MADV_DONTNEED``) right after it was
+copied, which keeps peak memory at about one copy of the weights.
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ class WeightFile(ABC):
         """Copy tensor ``key`` into ``out`` (same shape; any dtype and device)."""
         out.copy_(self.read(key))
 
+    def view(self, key: str) -> Tensor | None:
+        """Tensor ``key`` as a zero-copy view of the file that may outlive :meth:`close`
+        (the file stays mapped while a view lives), or ``None`` where there is none."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Unmap and close the file."""
@@ -105,6 +111,7 @@ class SafetensorsFile(WeightFile):
         except (json.JSONDecodeError, UnicodeDecodeError) as ex:
             raise CheckpointError(path, "the safetensors header is not valid JSON") from ex
         self._data_start = 8 + header_len
+        self._shared = False
         self._entries: dict[str, tuple[torch.dtype, tuple[int, ...], int, int]] = {}
         for key, entry in header.items():
             if key == "__metadata__":
@@ -134,6 +141,17 @@ class SafetensorsFile(WeightFile):
         return flat.view(dtype).view(shape)
 
     @override
+    def view(self, key: str) -> Tensor | None:
+        dtype, _, offset, nbytes = self._entries[key]
+        if nbytes == 0 or offset % torch.empty((), dtype=dtype).element_size():
+            return None
+        # torch.frombuffer holds a reference to the map, not a buffer export, so close()
+        # could unmap memory a view still uses: once a view is out, close() leaves the map
+        # to be unmapped by the garbage collector when the last view dies.
+        self._shared = True
+        return self.read(key)
+
+    @override
     def copy_to(self, key: str, out: Tensor) -> None:
         source = self.read(key)
         _, _, offset, nbytes = self._entries[key]
@@ -159,6 +177,8 @@ class SafetensorsFile(WeightFile):
 
     @override
     def close(self) -> None:
+        if self._shared:
+            return  # views live on; the map is unmapped when the last one is collected
         # BufferError: a caller still holds a view; the map is freed when the last one dies.
         with contextlib.suppress(BufferError):
             self._map.close()

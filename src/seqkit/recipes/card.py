@@ -25,10 +25,10 @@ class ModelCardInfo:
     """The directory ``save_model`` wrote (``model.safetensors`` + ``model.yaml``)."""
 
     tokenizer: Path
-    """The tokenizer model file."""
+    """The tokenizer: a model file, or a Hugging Face tokenizer directory."""
 
     tokenizer_family: str
-    """How to load the tokenizer (``sentencepiece``)."""
+    """How to load the tokenizer (``sentencepiece``, ``huggingface``)."""
 
     task: str
     """``lm`` or ``translation``; informational."""

@@ -7,10 +7,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from seqkit.models.hf_tokenizer import copy_hf_tokenizer_files
 from seqkit.recipes.errors import RecipeError
 from seqkit.recipes.run_context import RunContext
 from seqkit.recipes.sections import TokenizerSection
-from seqkit.text import SENTENCEPIECE_FAMILY, TextTokenizer, TokenizerHub, train_sentencepiece
+from seqkit.text import (
+    HF_FAMILY,
+    SENTENCEPIECE_FAMILY,
+    TextTokenizer,
+    TokenizerHub,
+    TokenizerSource,
+    train_sentencepiece,
+)
 
 TOKENIZER_DIR = "tokenizer"
 """Where a run keeps (a copy of) its tokenizer, inside the output directory."""
@@ -24,7 +32,9 @@ class RunTokenizer:
     """The loaded tokenizer."""
 
     path: Path | None
-    """The tokenizer file inside the output directory (``None`` for built-ins)."""
+    """The tokenizer inside the output directory: a file (``tokenizer/spm.model``), or for
+    Hugging Face tokenizers the ``tokenizer`` directory with their files (``None`` for
+    built-ins)."""
 
     family: str
     """Its tokenizer family."""
@@ -43,17 +53,7 @@ def prepare_tokenizer(
     directory = ctx.output_dir / TOKENIZER_DIR
     if section.name is not None:
         source = hub.resolve(section.name)
-        local = None
-        if source.path is not None and source.path.is_file():
-            local = directory / source.path.name
-
-            def copy() -> None:
-                directory.mkdir(parents=True, exist_ok=True)
-                assert source.path is not None
-                if not local.exists():
-                    shutil.copy2(source.path, local)
-
-            ctx.main_first(copy)
+        local = _copy_tokenizer(ctx, source, directory)
         return RunTokenizer(tokenizer=hub.load_source(source), path=local, family=source.family)
 
     existing = sorted(directory.glob("*.model")) if directory.is_dir() else []
@@ -88,3 +88,31 @@ def prepare_tokenizer(
         path = directory / "spm.model"
     tokenizer = hub.load(path)
     return RunTokenizer(tokenizer=tokenizer, path=path, family=SENTENCEPIECE_FAMILY)
+
+
+def _copy_tokenizer(ctx: RunContext, source: TokenizerSource, directory: Path) -> Path | None:
+    """Copy the tokenizer of ``source`` into the run's ``tokenizer`` directory (rank 0, once);
+    return the copy: a file, or ``directory`` for a Hugging Face tokenizer (a
+    ``tokenizer.json`` with its config, special-token map and chat template files)."""
+    path = source.path
+    if path is None:
+        return None
+    if source.family == HF_FAMILY:
+
+        def copy_hf() -> None:
+            if not (directory / "tokenizer.json").is_file():
+                copy_hf_tokenizer_files(path, directory)
+
+        ctx.main_first(copy_hf)
+        return directory
+    if not path.is_file():
+        return None
+    local = directory / path.name
+
+    def copy() -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not local.exists():
+            shutil.copy2(path, local)
+
+    ctx.main_first(copy)
+    return local

@@ -9,13 +9,18 @@ from seqkit.models.transformer.config import (
     TransformerConfig,
 )
 from seqkit.models.transformer.factory import create_transformer_model
+from seqkit.models.transformer.interop import TransformerHuggingFaceConverter
 from seqkit.models.transformer.model import TransformerFrontend, TransformerModel
 
 
 def create_transformer_family() -> StandardModelFamily[TransformerConfig, TransformerModel]:
     """The ``transformer`` :class:`~seqkit.models.ModelFamily`, ready to register."""
     return StandardModelFamily(
-        TRANSFORMER_FAMILY, TransformerConfig, TRANSFORMER_ARCHS, create_transformer_model
+        TRANSFORMER_FAMILY,
+        TransformerConfig,
+        TRANSFORMER_ARCHS,
+        create_transformer_model,
+        hf_converter=TransformerHuggingFaceConverter(),
     )
 
 
@@ -24,6 +29,7 @@ __all__ = [
     "TRANSFORMER_FAMILY",
     "TransformerConfig",
     "TransformerFrontend",
+    "TransformerHuggingFaceConverter",
     "TransformerModel",
     "create_transformer_family",
     "create_transformer_model",
