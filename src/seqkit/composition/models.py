@@ -9,6 +9,7 @@ from seqkit.models import ModelFamilies, ModelFamily, ModelHub
 from seqkit.models.llama import LLAMA_FAMILY, create_llama_family
 from seqkit.models.transformer import TRANSFORMER_FAMILY, create_transformer_family
 from seqkit.runtime import DependencyContainer, DependencyResolver
+from seqkit.text import TokenizerHub
 
 
 def _create_families(resolver: DependencyResolver) -> ModelFamilies:
@@ -42,6 +43,8 @@ def register_models(container: DependencyContainer) -> None:
     )
     container.register(
         CliCommand,
-        lambda r: ModelsExportCommand(r.resolve(ModelHub), r.resolve(ModelFamilies)),
+        lambda r: ModelsExportCommand(
+            r.resolve(ModelHub), r.resolve(ModelFamilies), r.resolve(TokenizerHub)
+        ),
         key="models.export",
     )

@@ -76,18 +76,12 @@ class ModelsExportCommand(CliCommand):
     name = "export"
     help = "write a model (card, directory or file) in Hugging Face or seqkit layout"
 
-    def __init__(
-        self, hub: ModelHub, families: ModelFamilies, tokenizer_hub: TokenizerHub | None = None
-    ) -> None:
+    def __init__(self, hub: ModelHub, families: ModelFamilies, tokenizer_hub: TokenizerHub) -> None:
         self._hub = hub
         self._families = families
         self._tokenizer_hub = tokenizer_hub
 
     def _tokenizers(self) -> TokenizerHub:
-        if self._tokenizer_hub is None:
-            import seqkit
-
-            self._tokenizer_hub = seqkit.setup().resolve(TokenizerHub)
         return self._tokenizer_hub
 
     @override
