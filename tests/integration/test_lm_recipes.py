@@ -231,3 +231,17 @@ def test_notebook_snippets_run_on_a_trained_card(
     exec(compile(snippet.replace(placeholder, str(lm_run / "card.yaml")), doc, "exec"), {})
     printed = capsys.readouterr().out.splitlines()
     assert printed, f"the {doc} snippet printed nothing"
+
+
+def test_generate_chat_prints_one_reply_per_prompt(
+    lm_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = tmp_path / "questions.txt"
+    prompts.write_text("Who was Moses?\n\nWhat is light?\n")
+    args = ["lm", "generate", str(lm_run), "--file", str(prompts), "--chat",
+            "--max-new-tokens", "6", "--seed", "1", "--temperature", "0"]  # fmt: skip
+    assert main(args) == 0
+    lines = capsys.readouterr().out.split("\n")
+    assert len(lines) == 4  # three replies (the blank prompt's is blank) and the last newline
+    assert lines[1] == ""
+    assert "Who was Moses" not in lines[0]  # only the reply is printed

@@ -88,6 +88,12 @@ class LmGenerateCommand(CliCommand):
         parser.add_argument("--top-p", type=float, default=0.9, help="nucleus sampling threshold")
         parser.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
         parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
+        parser.add_argument(
+            "--chat",
+            action="store_true",
+            help="send each prompt as one user turn in the model's chat template and print "
+            "only the reply (see also `seqkit lm chat`)",
+        )
 
     @override
     def run(self, args: argparse.Namespace) -> int:
@@ -101,6 +107,7 @@ class LmGenerateCommand(CliCommand):
             top_p=args.top_p,
             seed=args.seed,
             device=args.device,
+            chat=args.chat,
         )
         self._generator().run(request)
         return 0

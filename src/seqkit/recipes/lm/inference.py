@@ -12,7 +12,8 @@ from typing import final
 import torch
 
 from seqkit.data import DataError, read_text
-from seqkit.generation import SequenceScorer
+from seqkit.generation import SequenceGenerator, SequenceScorer
+from seqkit.generation.chat import ChatSession
 from seqkit.models import ModelHub
 from seqkit.recipes.errors import RecipeDataError, RecipeError
 from seqkit.recipes.lm.samples import create_completer
@@ -51,6 +52,10 @@ class GenerationRequest:
     device: str | None = None
     """``cpu``, ``cuda``, ``cuda:1``; ``None`` picks one."""
 
+    chat: bool = False
+    """Send each prompt as one user turn of a new conversation in the model's chat template
+    (the plain "User:/Assistant:" form without one) and print only the reply."""
+
 
 @final
 class LmGenerator:
@@ -85,6 +90,9 @@ class LmGenerator:
         prompts = list(request.prompts)
         if request.file is not None:
             prompts.extend(read_lines(request.file, keep_empty=True))
+        if request.chat:
+            self._chat_replies(model, tokenizer, completer.generator, prompts)
+            return
         _warn_long_prompts(model, tokenizer, [p for p in prompts if p])
         asked = [p for p in prompts if p]
         answers = iter(completer(asked) if asked else [])
@@ -96,6 +104,22 @@ class LmGenerator:
             for prompt in _interactive_prompts():
                 _warn_long_prompts(model, tokenizer, [prompt])
                 print(completer(prompt), flush=True)
+
+    @staticmethod
+    def _chat_replies(
+        model: torch.nn.Module,
+        tokenizer: TextTokenizer,
+        generator: SequenceGenerator,
+        prompts: list[str],
+    ) -> None:
+        """One reply per prompt, each a fresh conversation; a blank line stays blank."""
+        session = ChatSession(model, tokenizer, generator)
+        for prompt in prompts:
+            if not prompt:
+                print(flush=True)
+                continue
+            session.reset()
+            print("".join(session.send(prompt)).strip(), flush=True)
 
 
 def _sep(prompt: str, completion: str) -> str:
