@@ -7,7 +7,9 @@ the full weights (used by the consolidated state-dict helpers).
 
 from __future__ import annotations
 
-from typing import final
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar, final
 
 import torch
 import torch.nn.functional as F
@@ -53,8 +55,55 @@ def _gather_dim(local: Tensor, gang: Gang, dim: int) -> Tensor:
     return torch.cat(parts, dim=dim)
 
 
+class _ShardedLinear(ShardedModule):
+    """What the column- and row-sharded linears share: the full sizes, this rank's
+    ``weight_shape`` slice of the weight and a bias of ``bias_size`` (zero-initialised)."""
+
+    weight: Parameter
+    bias: Parameter | None
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        gang: Gang,
+        *,
+        weight_shape: tuple[int, int],
+        bias_size: int,
+        bias: bool,
+        device: torch.device | None,
+        dtype: torch.dtype | None,
+    ) -> None:
+        super().__init__()
+        self.gang = gang
+        self.in_dim, self.out_dim = in_dim, out_dim
+        self.weight = Parameter(torch.empty(weight_shape, device=device, dtype=dtype))
+        self.bias = Parameter(torch.zeros(bias_size, device=device, dtype=dtype)) if bias else None
+
+    def _repr_with(self, flag: str) -> str:
+        return (
+            f"in_dim={self.in_dim}, out_dim={self.out_dim}, tp_rank={self.gang.rank}/"
+            f"{self.gang.size}, {flag}"
+        )
+
+
+_L = TypeVar("_L", bound=_ShardedLinear)
+
+
+def _shard_linear(linear: Linear, make: Callable[..., _L]) -> _L:
+    """``make(in_dim, out_dim, bias=, device=, dtype=)`` shaped like the full ``linear``,
+    loaded with this rank's slice of its weights."""
+    w = linear.weight
+    layer = make(
+        linear.in_features, linear.out_features, bias=linear.bias is not None,
+        device=w.device, dtype=w.dtype,
+    )  # fmt: skip
+    layer.load_full_state_dict(dict(linear.state_dict()))
+    return layer
+
+
 @final
-class ColumnShardedLinear(ShardedModule):
+class ColumnShardedLinear(_ShardedLinear):
     """A linear layer whose output features are split over the gang.
 
     Input is replicated; output is this rank's slice unless ``gather_output`` (then the full
@@ -72,26 +121,21 @@ class ColumnShardedLinear(ShardedModule):
         device: torch.device | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        self.gang = gang
-        self.in_dim, self.out_dim = in_dim, out_dim
-        self.gather_output = gather_output
         local = _split(out_dim, gang, "number of output features")
-        self.weight = Parameter(torch.empty(local, in_dim, device=device, dtype=dtype))
-        self.bias = Parameter(torch.zeros(local, device=device, dtype=dtype)) if bias else None
+        super().__init__(
+            in_dim, out_dim, gang, weight_shape=(local, in_dim), bias_size=local,
+            bias=bias, device=device, dtype=dtype,
+        )  # fmt: skip
+        self.gather_output = gather_output
 
     @staticmethod
     def from_linear(
         linear: Linear, gang: Gang, *, gather_output: bool = False
     ) -> ColumnShardedLinear:
         """Shard the full ``linear`` (every rank passes the same weights)."""
-        w = linear.weight
-        layer = ColumnShardedLinear(
-            linear.in_features, linear.out_features, gang, bias=linear.bias is not None,
-            gather_output=gather_output, device=w.device, dtype=w.dtype,
-        )  # fmt: skip
-        layer.load_full_state_dict(dict(linear.state_dict()))
-        return layer
+        return _shard_linear(
+            linear, partial(ColumnShardedLinear, gang=gang, gather_output=gather_output)
+        )
 
     @override
     def forward(self, x: Tensor) -> Tensor:
@@ -114,14 +158,11 @@ class ColumnShardedLinear(ShardedModule):
 
     @override
     def extra_repr(self) -> str:
-        return (
-            f"in_dim={self.in_dim}, out_dim={self.out_dim}, tp_rank={self.gang.rank}/"
-            f"{self.gang.size}, gather_output={self.gather_output}"
-        )
+        return self._repr_with(f"gather_output={self.gather_output}")
 
 
 @final
-class RowShardedLinear(ShardedModule):
+class RowShardedLinear(_ShardedLinear):
     """A linear layer whose input features are split over the gang; the partial outputs
     are summed over the gang, so the output is replicated. The bias is replicated.
 
@@ -140,24 +181,19 @@ class RowShardedLinear(ShardedModule):
         device: torch.device | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        self.gang = gang
-        self.in_dim, self.out_dim = in_dim, out_dim
-        self.scatter_input = scatter_input
         local = _split(in_dim, gang, "number of input features")
-        self.weight = Parameter(torch.empty(out_dim, local, device=device, dtype=dtype))
-        self.bias = Parameter(torch.zeros(out_dim, device=device, dtype=dtype)) if bias else None
+        super().__init__(
+            in_dim, out_dim, gang, weight_shape=(out_dim, local), bias_size=out_dim,
+            bias=bias, device=device, dtype=dtype,
+        )  # fmt: skip
+        self.scatter_input = scatter_input
 
     @staticmethod
     def from_linear(linear: Linear, gang: Gang, *, scatter_input: bool = False) -> RowShardedLinear:
         """Shard the full ``linear`` (every rank passes the same weights)."""
-        w = linear.weight
-        layer = RowShardedLinear(
-            linear.in_features, linear.out_features, gang, bias=linear.bias is not None,
-            scatter_input=scatter_input, device=w.device, dtype=w.dtype,
-        )  # fmt: skip
-        layer.load_full_state_dict(dict(linear.state_dict()))
-        return layer
+        return _shard_linear(
+            linear, partial(RowShardedLinear, gang=gang, scatter_input=scatter_input)
+        )
 
     @override
     def forward(self, x: Tensor) -> Tensor:
@@ -187,10 +223,7 @@ class RowShardedLinear(ShardedModule):
 
     @override
     def extra_repr(self) -> str:
-        return (
-            f"in_dim={self.in_dim}, out_dim={self.out_dim}, tp_rank={self.gang.rank}/"
-            f"{self.gang.size}, scatter_input={self.scatter_input}"
-        )
+        return self._repr_with(f"scatter_input={self.scatter_input}")
 
 
 @final

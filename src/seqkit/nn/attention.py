@@ -118,11 +118,7 @@ class MultiheadAttention(Module):
         if fused is not None:
             q, k, v = self._fused_self_attn_inputs(fused, seqs, rotary)
             if state_bag is not None:
-                cache = state_bag.get_state(self, SelfAttentionCache)
-                if cache is None:
-                    cache = SelfAttentionCache(k, v, state_bag.max_num_steps)
-                    state_bag.set_state(self, cache)
-                k, v = cache.append(state_bag.step_nr, k, v)
+                k, v = self._append_to_cache(state_bag, k, v)
             return self._attend(q, k, v, seqs, mask)
         q = self._split_heads(self.q_proj(seqs))
         if encoder_output is None:
@@ -132,11 +128,7 @@ class MultiheadAttention(Module):
                 q = apply_rotary(q, *rotary)
                 k = apply_rotary(k, *rotary)
             if state_bag is not None:
-                cache = state_bag.get_state(self, SelfAttentionCache)
-                if cache is None:
-                    cache = SelfAttentionCache(k, v, state_bag.max_num_steps)
-                    state_bag.set_state(self, cache)
-                k, v = cache.append(state_bag.step_nr, k, v)
+                k, v = self._append_to_cache(state_bag, k, v)
         else:
             cross = state_bag.get_state(self, CrossAttentionCache) if state_bag else None
             if cross is None:
@@ -147,6 +139,17 @@ class MultiheadAttention(Module):
             else:
                 k, v = cross.keys, cross.values
         return self._attend(q, k, v, seqs, mask)
+
+    def _append_to_cache(
+        self, state_bag: IncrementalStateBag, k: Tensor, v: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Append this step's keys/values to the self-attention cache (created on the first
+        step) and return all the keys/values so far."""
+        cache = state_bag.get_state(self, SelfAttentionCache)
+        if cache is None:
+            cache = SelfAttentionCache(k, v, state_bag.max_num_steps)
+            state_bag.set_state(self, cache)
+        return cache.append(state_bag.step_nr, k, v)
 
     def _fused_self_attn_inputs(
         self, fused: FusedLinear, seqs: Tensor, rotary: tuple[Tensor, Tensor] | None
