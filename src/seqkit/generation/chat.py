@@ -18,16 +18,10 @@ import torch
 from torch import Tensor
 from torch.nn import Module
 
-from seqkit.generation.errors import GenerationError
 from seqkit.generation.generator import SequenceGenerator
 from seqkit.generation.sampling import SamplingGenerator
 from seqkit.generation.streaming import stream_text
-from seqkit.generation.text_support import (
-    check_generator,
-    default_pad_idx,
-    device_of,
-    limit_to_vocabulary,
-)
+from seqkit.generation.text_support import TextModel
 from seqkit.text.tokenizer import TextTokenizer
 
 # End-of-turn tokens of common chat formats; a reply also stops at one of these.
@@ -35,7 +29,7 @@ END_OF_TURN_TOKENS: Final = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_tur
 
 
 @final
-class ChatSession:
+class ChatSession(TextModel):
     """A conversation with ``model``; e.g. ``for piece in chat.send("Hi"): print(piece)``."""
 
     def __init__(
@@ -46,24 +40,20 @@ class ChatSession:
         *,
         system: str | None = None,
     ) -> None:
-        vocab = tokenizer.vocab_info
-        if vocab.eos_idx is None:
-            raise GenerationError(
-                "the tokenizer has no EOS token, so a reply could never end; use one with EOS."
-            )
-        self.model = model
-        self.tokenizer = tokenizer
-        self.generator = generator or SamplingGenerator(
-            eos_idx=vocab.eos_idx, pad_idx=default_pad_idx(vocab), max_gen_len=256
+        super().__init__(
+            model,
+            tokenizer,
+            generator,
+            default_generator=lambda eos, pad: SamplingGenerator(
+                eos_idx=eos, pad_idx=pad, max_gen_len=256
+            ),
+            no_eos="the tokenizer has no EOS token, so a reply could never end; use one with EOS.",
         )
-        check_generator(self.generator, vocab)
-        self._limited = limit_to_vocabulary(self.generator, vocab)
         self._system = system
         self.messages: list[dict[str, str]] = []
         self.reset()
-        self._device = device_of(model)
         self._encoder = tokenizer.create_encoder(add_bos=False, add_eos=False)
-        self._decoder = tokenizer.create_decoder()
+        vocab = tokenizer.vocab_info
         self.stop_ids = frozenset(
             idx
             for idx in (tokenizer.token_to_index(t) for t in END_OF_TURN_TOKENS)
