@@ -23,18 +23,31 @@ BIBLE_PROMPTS = [
 ]
 
 
+def _seconds_run(max_steps: int, batch_size: int, *, every: int, log_every: int) -> TrainSection:
+    """A run of seconds (tests, trying a command out): validated and checkpointed every
+    ``every`` steps, no TensorBoard."""
+    return TrainSection(
+        max_steps=max_steps,
+        batch_size=batch_size,
+        validate_every_n_steps=every,
+        checkpoint_every_n_steps=every,
+        log_every_n_steps=log_every,
+        tensorboard=False,
+    )
+
+
 def _tiny() -> LmTrainConfig:
     # Seconds on one CPU core: for tests and for trying a command out.
     return LmTrainConfig(
+        # The llama "tiny" arch at half width, with MHA.
         model=ModelSection(
             family="llama",
+            arch="tiny",
             config={
                 "model_dim": 32,
-                "num_layers": 2,
                 "num_attn_heads": 2,
                 "num_key_value_heads": 2,
                 "ffn_inner_dim": 64,
-                "rope_theta": 10000.0,
             },
         ),
         tokenizer=TokenizerSection(vocab_size=200, max_training_lines=2000),
@@ -43,14 +56,7 @@ def _tiny() -> LmTrainConfig:
             optimizer={"name": "adamw", "lr": 3e-3, "weight_decay": 0.0},
             lr_scheduler={"name": "cosine", "warmup_steps": 2},
         ),
-        train=TrainSection(
-            max_steps=20,
-            batch_size=8,
-            validate_every_n_steps=10,
-            checkpoint_every_n_steps=10,
-            log_every_n_steps=5,
-            tensorboard=False,
-        ),
+        train=_seconds_run(20, 8, every=10, log_every=5),
     )
 
 
@@ -59,16 +65,16 @@ def _demo() -> LmTrainConfig:
     # 2k-piece unigram vocabulary keeps the softmax cheap; 4 layers of width 128 gave the
     # best loss per second we measured. The wall-time cap ends the run on a slower machine.
     return LmTrainConfig(
+        # The llama "small" arch at quarter width, 4 layers of 4 MHA heads.
         model=ModelSection(
             family="llama",
+            arch="small",
             config={
                 "model_dim": 128,
                 "num_layers": 4,
                 "num_attn_heads": 4,
                 "num_key_value_heads": 4,
                 "ffn_inner_dim": 352,
-                "rope_theta": 10000.0,
-                "tie_embeddings": True,
             },
         ),
         tokenizer=TokenizerSection(vocab_size=2000, max_training_lines=40_000),
@@ -93,17 +99,9 @@ def _demo() -> LmTrainConfig:
 def _small() -> LmTrainConfig:
     # ~10M parameters: an hour or two on a workstation CPU, minutes on one GPU.
     return LmTrainConfig(
+        # The llama "small" arch at half width.
         model=ModelSection(
-            family="llama",
-            config={
-                "model_dim": 256,
-                "num_layers": 6,
-                "num_attn_heads": 8,
-                "num_key_value_heads": 4,
-                "ffn_inner_dim": 704,
-                "rope_theta": 10000.0,
-                "tie_embeddings": True,
-            },
+            family="llama", arch="small", config={"model_dim": 256, "ffn_inner_dim": 704}
         ),
         tokenizer=TokenizerSection(vocab_size=8000),
         data=LmDataSection(max_seq_len=256),
@@ -166,14 +164,7 @@ def _finetune_tiny() -> LmFinetuneConfig:
             optimizer={"name": "adamw", "lr": TINY_FINETUNE_LR, "weight_decay": 0.0},
             lr_scheduler={"name": "constant", "warmup_steps": 2},
         ),
-        train=TrainSection(
-            max_steps=20,
-            batch_size=4,
-            validate_every_n_steps=10,
-            checkpoint_every_n_steps=10,
-            log_every_n_steps=5,
-            tensorboard=False,
-        ),
+        train=_seconds_run(20, 4, every=10, log_every=5),
     )
 
 
@@ -205,14 +196,7 @@ def _preference_tiny() -> LmPreferenceConfig:
             optimizer={"name": "adamw", "lr": 1e-3, "weight_decay": 0.0},
             lr_scheduler={"name": "constant", "warmup_steps": 0},
         ),
-        train=TrainSection(
-            max_steps=10,
-            batch_size=4,
-            validate_every_n_steps=5,
-            checkpoint_every_n_steps=5,
-            log_every_n_steps=1,
-            tensorboard=False,
-        ),
+        train=_seconds_run(10, 4, every=5, log_every=1),
     )
 
 

@@ -10,17 +10,11 @@ from seqkit.recipes.sections import ModelSection, OptimSection, TokenizerSection
 def _tiny() -> MtTrainConfig:
     # Seconds on one CPU core: tests and trying the command out.
     return MtTrainConfig(
+        # The transformer "tiny" arch with one pre-norm layer on each side.
         model=ModelSection(
             family="transformer",
-            config={
-                "model_dim": 64,
-                "num_encoder_layers": 1,
-                "num_decoder_layers": 1,
-                "num_attn_heads": 4,
-                "ffn_inner_dim": 128,
-                "dropout_p": 0.0,
-                "norm_order": "pre",
-            },
+            arch="tiny",
+            config={"num_encoder_layers": 1, "num_decoder_layers": 1, "norm_order": "pre"},
         ),
         tokenizer=TokenizerSection(vocab_size=300, max_training_lines=4000),
         data=MtDataSection(valid_size=40, max_seq_len=48, max_pairs=600),
