@@ -319,7 +319,8 @@ void register_pipeline(nb::module_& m) {
       .def(
           "filter",
           [](PyBuilder& b, nb::handle fn) -> PyBuilder& {
-            b.get() = make_filter(b.get(), wrap_predicate(fn));
+            PredicateFn predicate = wrap_predicate(fn);  // checks fn first
+            b.get() = make_filter(b.get(), std::move(predicate));
             return b;
           },
           nb::arg("predicate"), nb::rv_policy::reference);
@@ -345,7 +346,8 @@ void register_pipeline(nb::module_& m) {
       .def(
           "yield_from",
           [](PyBuilder& b, nb::handle fn) -> PyBuilder& {
-            b.get() = make_yield_from(b.get(), wrap_yield_fn(fn));
+            YieldFn yield_fn = wrap_yield_fn(fn);  // checks fn first
+            b.get() = make_yield_from(b.get(), std::move(yield_fn));
             return b;
           },
           nb::arg("fn"), nb::rv_policy::reference);
