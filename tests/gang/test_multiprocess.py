@@ -50,3 +50,29 @@ def test_two_ranks_from_slurm_ddp_fsdp_state_dicts_and_failures(tmp_path: Path) 
         assert error["rank"] == 0
         assert "`all_reduce` failed on rank 0 of 2" in error["message"]
     assert f"timed out after {workers.FAIL_TIMEOUT_S} s" in errors["stuck"]["message"]
+
+
+def test_fsdp_per_layer_units_equal_root_only_and_bf16_policy(tmp_path: Path) -> None:
+    results = run_world(workers.world_fsdp_layers, 2, tmp_path)
+    for r in results:
+        assert r["root_only_units"] == [""]
+        assert r["units"] == ["decoder.layers.0", "decoder.layers.1", "decoder.layers.2", ""]
+        assert r["fp32_policy"] == "None"
+        # Per-layer units change only when parameters are gathered, not the arithmetic.
+        assert r["losses"] == pytest.approx(r["root_only_losses"], rel=1e-5, abs=1e-6)
+        assert r["state_diff"] < 1e-5
+        # bf16 policy: fp32 DTensor shards in the optimizer (state too), bf16 compute.
+        assert r["bf16_param_types"] == ["DTensor:torch.float32"]
+        assert r["bf16_opt_params"] == r["bf16_opt_state"] == ["torch.float32"]
+        assert r["bf16_grads"] == ["torch.float32"]
+        assert r["bf16_saved"] == ["torch.float32"]
+        assert r["bf16_eval_save_diff"] == 0.0  # saved from the fp32 shards after eval too
+        assert r["bf16_logits"] == "torch.bfloat16"
+        assert r["bf16_losses"] == pytest.approx(r["losses"], rel=5e-2)
+        assert r["bf16_restore_diff"] == 0.0
+        # The policy replaces autocast; without a bf16 policy the trainer keeps autocast.
+        assert r["autocast"] == {
+            "bf16": "nullcontext",
+            "fp32": "nullcontext",
+            "fsdp_fp16": "autocast",
+        }

@@ -446,3 +446,113 @@ def world_gpu(rank: int, size: int, port: int, out_dir: Path) -> dict[str, Any]:
     ddp(ids).square().mean().backward()
     root.close()
     return {"bf16_err": err, "grads_finite": grads_finite, "keys": len(full)}
+
+
+def _tiny_llama() -> nn.Module:
+    from seqkit.models.llama.config import LlamaConfig
+    from seqkit.models.llama.factory import create_llama_model
+
+    config = LlamaConfig(
+        vocab_size=40, model_dim=16, num_layers=3, num_attn_heads=2, num_key_value_heads=2,
+        ffn_inner_dim=32, max_seq_len=32,
+    )  # fmt: skip
+    return create_llama_model(config)
+
+
+def _lm_steps(
+    model: nn.Module, seqs: torch.Tensor
+) -> tuple[list[float], str, torch.optim.Optimizer]:
+    """AdamW over ``seqs`` ([steps, B, T]); the local loss of every step, then the dtype
+    of the logits. The optimizer is built before any forward, as FSDP2 requires (the
+    root's gathered bf16 parameters stand in for the shards between forward and backward)."""
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    losses = []
+    for batch in seqs:
+        opt.zero_grad()
+        logits = model(batch[:, :-1])
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten())
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses, str(logits.dtype), opt
+
+
+def world_fsdp_layers(rank: int, size: int, port: int, out_dir: Path) -> dict[str, Any]:
+    """2 ranks: the recipe's FSDP2 (one unit per transformer layer, then the root) trains
+    llama exactly as root-only FSDP2 does; with train.dtype=bfloat16 the mixed-precision
+    policy computes in bf16 while the parameters and optimizer state stay fp32, the trainer
+    drops autocast, and a consolidated state dict restores the model exactly."""
+    from torch.distributed.tensor import DTensor
+
+    from seqkit.gang import fsdp_config, fsdp_units
+    from seqkit.recipes.parallelism import parallelize
+    from seqkit.recipes.run_context import RunContext
+    from seqkit.trainer import Trainer, TrainerConfig
+    from tests.trainer.toy import ToyReader, ToyTrainUnit, make_examples
+
+    env = {"RANK": str(rank), "WORLD_SIZE": str(size), "LOCAL_RANK": str(rank),
+           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}  # fmt: skip
+    gangs = setup_gangs(device=torch.device("cpu"), timeout=60, env=env)
+    ctx = RunContext(output_dir=out_dir, gangs=gangs)
+    torch.manual_seed(0)
+    initial = copy.deepcopy(_tiny_llama().state_dict())
+    g = torch.Generator().manual_seed(3)
+    seqs = torch.randint(0, 40, (5, 2 * size, 9), generator=g)[:, 2 * rank : 2 * rank + 2]
+
+    def fresh() -> nn.Module:
+        model = _tiny_llama()
+        model.load_state_dict(initial)
+        return model
+
+    root_only = to_fsdp(fresh(), gangs.dp)
+    result: dict[str, Any] = {"root_only_units": fsdp_units(root_only)}
+    result["root_only_losses"], _, _ = _lm_steps(root_only, seqs)
+
+    per_layer = parallelize(fresh(), ctx, data_parallel="fsdp")
+    result["units"] = fsdp_units(per_layer)
+    result["fp32_policy"] = str(fsdp_config(per_layer).param_dtype)  # type: ignore[union-attr]
+    result["losses"], _, _ = _lm_steps(per_layer, seqs)
+    full = get_consolidated_state_dict(per_layer, gangs.root, rank0_only=False)
+    reference = get_consolidated_state_dict(root_only, gangs.root, rank0_only=False)
+    result["state_diff"] = max((full[k] - v).abs().max().item() for k, v in reference.items())
+
+    mixed = parallelize(fresh(), ctx, data_parallel="fsdp", dtype="bfloat16")
+    params = list(mixed.parameters())
+    result["bf16_param_types"] = sorted(
+        {f"{type(p).__name__}:{p.dtype}" for p in params}  # the optimizer's tensors
+    )
+    result["bf16_losses"], result["bf16_logits"], opt = _lm_steps(mixed, seqs)
+    result["bf16_opt_params"] = sorted(
+        {str(p.dtype) for grp in opt.param_groups for p in grp["params"]}
+    )
+    result["bf16_opt_state"] = sorted(
+        {str(v.dtype) for s in opt.state.values() for k, v in s.items() if k != "step"}
+    )
+    result["bf16_grads"] = sorted({str(p.grad.dtype) for p in params if p.grad is not None})
+    before_eval = get_consolidated_state_dict(mixed, gangs.root, rank0_only=False)
+    with torch.no_grad():  # a validation pass leaves the root's bf16 parameters gathered
+        mixed(seqs[0, :, :-1])
+    mixed_full = get_consolidated_state_dict(mixed, gangs.root, rank0_only=False)
+    result["bf16_eval_save_diff"] = max(
+        (mixed_full[k] - v).abs().max().item() for k, v in before_eval.items()
+    )
+    result["bf16_saved"] = sorted({str(v.dtype) for v in mixed_full.values()})
+    restored = parallelize(fresh(), ctx, data_parallel="fsdp", dtype="bfloat16")
+    load_consolidated_state_dict(restored, mixed_full)
+    probe = seqs[0, :, :-1]
+    result["bf16_restore_diff"] = (restored(probe) - mixed(probe)).abs().max().item()
+    assert all(isinstance(p, DTensor) for p in params)
+
+    trainers = {}
+    for name, model, dtype in (("bf16", mixed, "bfloat16"), ("fp32", per_layer, "float32"),
+                               ("fsdp_fp16", per_layer, "float16")):  # fmt: skip
+        trainer = Trainer(
+            TrainerConfig(max_num_steps=1, dtype=dtype),
+            ToyTrainUnit(model),
+            ToyReader(make_examples(8), 2),
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            gang=gangs.dp,
+        )
+        trainers[name] = type(trainer._autocast()).__name__
+    result["autocast"] = trainers
+    return result

@@ -4,7 +4,7 @@ wrappers. No other component calls torch.distributed directly."""
 
 from __future__ import annotations
 
-from seqkit.gang.data_parallel import FsdpConfig, to_ddp, to_fsdp
+from seqkit.gang.data_parallel import FsdpConfig, fsdp_config, fsdp_units, to_ddp, to_fsdp
 from seqkit.gang.environment import WorldInfo, first_hostname, read_world_info
 from seqkit.gang.errors import GangError, GangSetupError, ShardingError
 from seqkit.gang.fake import FakeGang
@@ -49,6 +49,8 @@ __all__ = [
     "copy_to_tp",
     "default_device",
     "first_hostname",
+    "fsdp_config",
+    "fsdp_units",
     "gather_from_tp",
     "get_consolidated_state_dict",
     "get_sharded_state_dict",

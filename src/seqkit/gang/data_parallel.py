@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch.distributed.device_mesh import DeviceMesh
-from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 from torch.nn import Module
 from torch.nn.parallel import DistributedDataParallel
 
@@ -92,7 +93,24 @@ def to_fsdp(
         )
     # The root's parameters are needed again right at the start of backward.
     fully_shard(model, mesh=mesh, mp_policy=policy, reshard_after_forward=False)
+    _FSDP_CONFIGS[model] = config
     return model
+
+
+_FSDP_CONFIGS: weakref.WeakKeyDictionary[Module, FsdpConfig] = weakref.WeakKeyDictionary()
+
+
+def fsdp_config(model: Module) -> FsdpConfig | None:
+    """The :class:`FsdpConfig` ``model`` was sharded with by :func:`to_fsdp` (``None`` if
+    it was not). The trainer asks for ``param_dtype``: FSDP's mixed-precision policy
+    then replaces autocast."""
+    return _FSDP_CONFIGS.get(model)
+
+
+def fsdp_units(model: Module) -> list[str]:
+    """The names of ``model``'s FSDP2 units in module order, the root (``""``) last."""
+    names = [name for name, m in model.named_modules() if isinstance(m, FSDPModule)]
+    return [n for n in names if n] + [n for n in names if not n]
 
 
 def _process_group_gang(gang: Gang, what: str) -> ProcessGroupGang:

@@ -10,6 +10,10 @@ from seqkit.nn.attention_mask import (
     AttentionMask,
     build_cross_attention_mask,
     build_self_attention_mask,
+    dense_document_mask,
+    document_block_mask,
+    document_mask_mod,
+    flex_attention_unsupported_reason,
 )
 from seqkit.nn.batch_layout import BatchLayout
 from seqkit.nn.errors import BatchLayoutError, IncrementalStateError
@@ -79,6 +83,10 @@ __all__ = [
     "create_embedding",
     "create_linear",
     "create_norm",
+    "dense_document_mask",
+    "document_block_mask",
+    "document_mask_mod",
+    "flex_attention_unsupported_reason",
     "fuse_projections",
     "init_normal_",
     "rope_frequencies",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import final
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module
+from torch.nn.attention.flex_attention import flex_attention
 from typing_extensions import override
 
 from seqkit.nn.attention_mask import AttentionMask
@@ -169,7 +171,13 @@ class MultiheadAttention(Module):
 
     def _attend(self, q: Tensor, k: Tensor, v: Tensor, seqs: Tensor, mask: AttentionMask) -> Tensor:
         batch, seq_len = seqs.shape[0], seqs.shape[1]
-        if seq_len == 1 and not mask.is_causal and q.shape[1] != k.shape[1]:
+        dropout_p = self.dropout_p if self.training else 0.0
+        if mask.block_mask is not None and dropout_p > 0.0:
+            # FlexAttention has no attention dropout: this layer takes the dense mask.
+            mask = AttentionMask(mask=mask.materialize())
+        if mask.block_mask is not None:
+            attn = _flex_attention(q, k, v, mask)
+        elif seq_len == 1 and not mask.is_causal and q.shape[1] != k.shape[1]:
             # One query per head (a decoding step): fold each GQA group's query heads into
             # the query axis, [B, H, 1, D] -> [B, H_kv, H / H_kv, D], so SDPA attends
             # without expanding the cached keys/values to every query head.
@@ -179,7 +187,7 @@ class MultiheadAttention(Module):
                 k,
                 v,
                 attn_mask=mask.mask,
-                dropout_p=self.dropout_p if self.training else 0.0,
+                dropout_p=dropout_p,
             )
             attn = attn.view(batch, q.shape[1], 1, -1)
         else:
@@ -188,7 +196,7 @@ class MultiheadAttention(Module):
                 k,
                 v,
                 attn_mask=mask.mask,
-                dropout_p=self.dropout_p if self.training else 0.0,
+                dropout_p=dropout_p,
                 is_causal=mask.is_causal and mask.mask is None,
                 enable_gqa=q.shape[1] != k.shape[1],
             )
@@ -205,3 +213,19 @@ class MultiheadAttention(Module):
             f"num_heads={self.num_heads}, num_kv_heads={self.num_kv_heads}, "
             f"head_dim={self.head_dim}"
         )
+
+
+_compiled_flex: Callable[..., Tensor] | None = None
+
+
+def _flex_attention(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask) -> Tensor:
+    """FlexAttention over ``mask.block_mask``: compiled (a fused kernel) on CUDA, eager
+    elsewhere (which materializes the scores and has no CPU backward; tests only)."""
+    global _compiled_flex
+    fn: Callable[..., Tensor] = flex_attention
+    if q.is_cuda:
+        if _compiled_flex is None:
+            _compiled_flex = torch.compile(flex_attention, dynamic=False)
+        fn = _compiled_flex
+    out: Tensor = fn(q, k, v, block_mask=mask.block_mask, enable_gqa=q.shape[1] != k.shape[1])
+    return out

@@ -155,6 +155,7 @@ class TrainingRecipe(ABC, Generic[ConfigT, BatchT]):
             data_parallel=config.train.data_parallel,
             activation_checkpointing=config.train.activation_checkpointing,
             compile=config.train.compile,
+            dtype=config.train.dtype,
         )
         train_loss, valid_loss = self.losses(ctx, config)
         scorers = self.valid_scorers(ctx, config, model, run_tokenizer, data)

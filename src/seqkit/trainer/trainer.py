@@ -21,6 +21,7 @@ from seqkit.gang import (
     Gang,
     ReduceOperation,
     ShardedModule,
+    fsdp_config,
     get_consolidated_state_dict,
     load_consolidated_state_dict,
 )
@@ -97,6 +98,10 @@ class Trainer(Generic[BatchT]):
         self.valid_reader = valid_reader
         self.valid_scorers = list(valid_scorers)
         self._dtype = DTYPES[config.dtype]
+        # FSDP2 with a mixed-precision policy already computes in the policy's dtype (bf16
+        # copies of fp32 shards, fp32 gradient reduction): autocast on top is redundant.
+        sharded_with = fsdp_config(unwrap_model(unit.model))
+        self._policy_casts = sharded_with is not None and sharded_with.param_dtype == self._dtype
         self.grad_scaler = (
             torch.amp.GradScaler(self.gang.device.type) if config.dtype == "float16" else None
         )
@@ -351,7 +356,7 @@ class Trainer(Generic[BatchT]):
         return values[:3], [r for r, flag in enumerate(values[3:]) if flag > 0]
 
     def _autocast(self) -> contextlib.AbstractContextManager[object]:
-        if self.config.dtype == "float32":
+        if self.config.dtype == "float32" or self._policy_casts:
             return contextlib.nullcontext()
         return torch.autocast(self.gang.device.type, dtype=self._dtype)
 
