@@ -93,8 +93,18 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: the 2 cores are shared)"
     )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="run the device comparison instead (e.g. cuda): seqkit vs HF generate at batch 1 "
+        "and 32 in --dtype, after a greedy equality check in float32",
+    )
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="bfloat16")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.device is not None:
+        device_main(torch.device(args.device), getattr(torch, args.dtype), quick=args.quick)
+        return
     shape = QUICK if args.quick else FULL
     repeats = args.repeats or 3
     new_tokens = 16 if args.quick else 32
@@ -243,6 +253,72 @@ def main() -> None:
         f"{floor16 / b16:.0%} of it, HF at {floor16 / hf16:.0%}; a zero-overhead decoder "
         f"would be {hf16 / floor16:.2f}x HF"
     )
+
+
+def device_main(device: torch.device, dtype: torch.dtype, *, quick: bool) -> None:
+    """Decode tokens/s of seqkit against HF ``generate`` on ``device`` (a GPU on the GPU
+    machine, see scripts/gpu_check.sh), greedy, prefill included, best of interleaved runs."""
+    shape = QUICK if quick else FULL
+    new_tokens, prompt_len, repeats = (8, 8, 1) if quick else (64, 16, 3)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        **shape, max_position_embeddings=2048, rope_theta=10000.0, bos_token_id=1,
+        eos_token_id=EOS, pad_token_id=0, tie_word_embeddings=True,
+    )  # fmt: skip
+    hf = LlamaForCausalLM(config).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        hf.save_pretrained(tmp)
+        model = ModelHub(ModelFamilies([create_llama_family()])).load(tmp, device=device)
+    hf = hf.to(device)
+    g = torch.Generator().manual_seed(1)
+
+    def prompts(batch: int) -> Tensor:
+        return torch.randint(3, shape["vocab_size"], (batch, prompt_len), generator=g).to(device)
+
+    gen = SamplingGenerator(eos_idx=EOS, max_gen_len=new_tokens, min_gen_len=new_tokens)
+
+    def hf_tokens(batch: Tensor) -> Tensor:
+        with torch.inference_mode():
+            out = hf.generate(
+                batch, attention_mask=torch.ones_like(batch), do_sample=False,
+                max_new_tokens=new_tokens, min_new_tokens=new_tokens, pad_token_id=0,
+            )  # fmt: skip
+        return out[:, prompt_len:]
+
+    one = prompts(1)
+    ours = gen.generate(model, list(one)).hypotheses[0][0].tokens
+    same = torch.equal(ours.cpu(), hf_tokens(one)[0].cpu())
+    print(f"{device}: greedy tokens identical to HF in float32: {same}")
+    model, hf = model.to(dtype), hf.to(dtype)
+
+    def timed(fn: Callable[[], object]) -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - start
+
+    batches = {1: one, 32: prompts(32)}
+    runs: dict[str, Callable[[], object]] = {}
+    for size, batch in batches.items():
+        runs[f"seqkit{size}"] = lambda b=batch: gen.generate(model, list(b))
+        runs[f"hf{size}"] = lambda b=batch: hf_tokens(b)
+    for run in runs.values():  # warm-up
+        run()
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for name, run in runs.items():
+            best[name] = min(best[name], timed(run))
+    print(f"{dtype}, prompt {prompt_len} tokens, {new_tokens} new tokens, greedy")
+    for size in batches:
+        ours_tps = size * new_tokens / best[f"seqkit{size}"]
+        hf_tps = size * new_tokens / best[f"hf{size}"]
+        print(
+            f"  batch {size:>2}: seqkit {ours_tps:9.1f} tokens/s, HF generate {hf_tps:9.1f} "
+            f"tokens/s, {ours_tps / hf_tps:.2f}x HF"
+        )
 
 
 if __name__ == "__main__":

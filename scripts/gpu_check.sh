@@ -75,11 +75,13 @@ if [ "$DRY_RUN" -eq 1 ]; then
   "$PY" -c "import seqkit" 2>> "$LOG" || step install 300 "$PY" -m pip install --no-build-isolation --no-deps -e .
   TEST_ARGS=(-m gpu tests/gpu -k "not test_compile_equals_eager" -q -p no:cacheprovider)
   BENCH_ARGS=(--quick --device cpu)
+  GEN_ARGS=(--quick --device cpu)
 else
   export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
   step install 240 "$PY" -m pip install --no-build-isolation --no-deps -e .
   TEST_ARGS=(-m gpu tests -q -p no:cacheprovider)
   BENCH_ARGS=(--device cuda)
+  GEN_ARGS=(--device cuda --dtype bfloat16)
 fi
 
 if "$PY" -c "import pytest" 2> /dev/null; then
@@ -130,7 +132,7 @@ fi
 
 step train_throughput 330 "$PY" benchmarks/train_throughput.py "${BENCH_ARGS[@]}" \
   --json "$OUT/train_throughput.json"
-# benchmarks/generation.py measures CPU decoding only (no GPU mode): not run here.
+step generation 90 "$PY" benchmarks/generation.py "${GEN_ARGS[@]}"
 
 "$PY" - "$OUT" "$DRY_RUN" <<'EOF'
 import json, sys

@@ -39,12 +39,13 @@ def test_dry_run_passes_and_reports(tmp_path: Path) -> None:
     report = json.loads((out / "gpu_check.json").read_text())
     assert report["dry_run"] is True
     assert report["passed"] is True
-    assert [s["name"] for s in report["steps"]] == ["gpu_tests", "train_throughput"]
+    assert [s["name"] for s in report["steps"]] == ["gpu_tests", "train_throughput", "generation"]
     modes = report["train_throughput"]["modes"]
     assert {"eager", "hf"} <= modes.keys()
     assert modes["eager"]["tokens_per_s"] > 0
     assert modes["eager"]["mfu"] > 0
     assert "all checks passed" in result.stdout
+    assert "greedy tokens identical to HF in float32: True" in log
 
 
 def test_unknown_argument_is_refused(tmp_path: Path) -> None:
