@@ -14,13 +14,13 @@ chats are written as ``User: ...`` / ``Assistant: ...`` lines.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from seqkit.recipes.errors import RecipeDataError
+from seqkit.recipes.lm.jsonl import iter_jsonl
 from seqkit.text.errors import ChatTemplateError
 from seqkit.text.tokenizer import TextTokenizer
 
@@ -67,32 +67,11 @@ def read_instruction_examples(
 ) -> Iterator[list[Segment] | Chat]:
     """Like :func:`read_instruction_file`, but with ``keep_chats`` a ``messages`` example
     comes back as a :class:`Chat` (for :func:`tokenize_chat`) instead of segments."""
-    if not path.is_file():
-        raise RecipeDataError(f"Instruction file {path} does not exist (or is not a file).")
-    found = False
-    try:
-        with path.open("rb") as f:
-            for line_nr, raw in enumerate(f, start=1):
-                where = f"{path}:{line_nr}"
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as ex:
-                    raise RecipeDataError(f"{where}: not UTF-8 text ({ex.reason}).") from None
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as ex:
-                    raise RecipeDataError(f"{where}: not valid JSON ({ex.msg}).") from ex
-                found = True
-                if keep_chats and isinstance(record, dict) and "messages" in record:
-                    yield Chat(messages=_check_messages(record["messages"], where), where=where)
-                else:
-                    yield _segments(record, template, where)
-    except OSError as ex:
-        raise RecipeDataError(f"Cannot read instruction file {path}: {ex.strerror}.") from ex
-    if not found:
-        raise RecipeDataError(f"Instruction file {path} holds no examples.")
+    for record, where in iter_jsonl(path, what="Instruction file", items="examples"):
+        if keep_chats and isinstance(record, dict) and "messages" in record:
+            yield Chat(messages=_check_messages(record["messages"], where), where=where)
+        else:
+            yield _segments(record, template, where)
 
 
 def _segments(record: object, template: str, where: str) -> list[Segment]:

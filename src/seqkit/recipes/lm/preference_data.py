@@ -11,7 +11,6 @@ reader (:func:`preference_reader`) pads each side per batch in the native gather
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from seqkit.recipes.data_prep import DataPreparation, PreparedData
 from seqkit.recipes.errors import RecipeDataError, RecipeError
 from seqkit.recipes.lm.config import PreferenceDataSection
 from seqkit.recipes.lm.instructions import MaskedExample, Segment, format_prompt, tokenize_example
+from seqkit.recipes.lm.jsonl import iter_jsonl
 from seqkit.recipes.readers import batch_sizes, create_readers
 from seqkit.recipes.run_context import RunContext
 from seqkit.recipes.sections import TrainSection
@@ -73,38 +73,15 @@ class PreferenceBatch:
 
 def read_preference_file(path: Path) -> Iterator[PreferencePair]:
     """The pairs of JSONL ``path``, streamed; errors name file and line."""
-    if not path.is_file():
-        raise RecipeDataError(f"Preference file {path} does not exist (or is not a file).")
-    found = False
-    try:
-        with path.open("rb") as f:
-            for line_nr, raw in enumerate(f, start=1):
-                where = f"{path}:{line_nr}"
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as ex:
-                    raise RecipeDataError(f"{where}: not UTF-8 text ({ex.reason}).") from None
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as ex:
-                    raise RecipeDataError(f"{where}: not valid JSON ({ex.msg}).") from ex
-                fields = [record.get(k) if isinstance(record, dict) else None for k in
-                          ("prompt", "chosen", "rejected")]  # fmt: skip
-                if not all(isinstance(v, str) for v in fields) or not fields[1] or not fields[2]:
-                    raise RecipeDataError(
-                        f'{where}: a pair must be {{"prompt": str, "chosen": str, '
-                        f'"rejected": str}} with non-empty responses.'
-                    )
-                found = True
-                yield PreferencePair(
-                    prompt=str(fields[0]), chosen=str(fields[1]), rejected=str(fields[2])
-                )
-    except OSError as ex:
-        raise RecipeDataError(f"Cannot read preference file {path}: {ex.strerror}.") from ex
-    if not found:
-        raise RecipeDataError(f"Preference file {path} holds no pairs.")
+    for record, where in iter_jsonl(path, what="Preference file", items="pairs"):
+        fields = [record.get(k) if isinstance(record, dict) else None for k in
+                  ("prompt", "chosen", "rejected")]  # fmt: skip
+        if not all(isinstance(v, str) for v in fields) or not fields[1] or not fields[2]:
+            raise RecipeDataError(
+                f'{where}: a pair must be {{"prompt": str, "chosen": str, '
+                f'"rejected": str}} with non-empty responses.'
+            )
+        yield PreferencePair(prompt=str(fields[0]), chosen=str(fields[1]), rejected=str(fields[2]))
 
 
 def prepare_preference_data(
