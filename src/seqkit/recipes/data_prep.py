@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from seqkit.data import DataReadError, TokenDataset
 from seqkit.data.atomic import write_json
 from seqkit.recipes.errors import RecipeDataError
@@ -74,6 +76,15 @@ def check_input(path: Path, key: str) -> Path:
             "preprocess`."
         )
     raise RecipeDataError(f"{key}: {path} does not exist; check the path.")
+
+
+def held_out_examples(total: int, fraction: float, seed: int) -> set[int]:
+    """Indices of the ``max(1, int(total * fraction))`` examples held out for validation,
+    a seeded draw; none when there are fewer than 10 examples (too few to spare any)."""
+    if total < 10 or fraction <= 0:
+        return set()
+    num_valid = max(1, int(total * fraction))
+    return set(np.random.default_rng(seed).permutation(total)[:num_valid].tolist())
 
 
 def tokenizer_record(tokenizer: TextTokenizer, path: Path | None) -> dict[str, object]:

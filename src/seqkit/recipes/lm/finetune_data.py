@@ -25,7 +25,7 @@ from seqkit.data import (
     masked_reader,
     token_dtype,
 )
-from seqkit.recipes.data_prep import DataPreparation, PreparedData
+from seqkit.recipes.data_prep import DataPreparation, PreparedData, held_out_examples
 from seqkit.recipes.errors import RecipeDataError, RecipeError
 from seqkit.recipes.lm.config import FinetuneDataSection
 from seqkit.recipes.lm.instructions import (
@@ -110,9 +110,7 @@ def prepare_finetune_data(
         held: set[int] = set()
         if not data.valid_files and data.valid_fraction > 0:
             total = sum(1 for _ in examples(data.train_files, {"truncated": 0, "no_target": 0}))
-            if total >= 10:
-                num_valid = max(1, int(total * data.valid_fraction))
-                held = set(np.random.default_rng(seed).permutation(total)[:num_valid].tolist())
+            held = held_out_examples(total, data.valid_fraction, seed)
         p.train.append(
             p.relative(
                 write(p, "train", examples(data.train_files, counts), lambda i: i not in held)

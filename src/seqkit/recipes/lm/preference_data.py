@@ -33,7 +33,7 @@ from seqkit.data import (
     token_dtype,
 )
 from seqkit.data.batches import BatchGather
-from seqkit.recipes.data_prep import DataPreparation, PreparedData
+from seqkit.recipes.data_prep import DataPreparation, PreparedData, held_out_examples
 from seqkit.recipes.errors import RecipeDataError, RecipeError
 from seqkit.recipes.lm.config import PreferenceDataSection
 from seqkit.recipes.lm.instructions import MaskedExample, Segment, format_prompt, tokenize_example
@@ -138,9 +138,7 @@ def prepare_preference_data(
         held: set[int] = set()
         if not data.valid_files and data.valid_fraction > 0:
             total = sum(1 for _ in pairs(data.train_files, fresh()))
-            if total >= 10:
-                num_valid = max(1, int(total * data.valid_fraction))
-                held = set(np.random.default_rng(seed).permutation(total)[:num_valid].tolist())
+            held = held_out_examples(total, data.valid_fraction, seed)
         train = write("train", pairs(data.train_files, counts), lambda i: i not in held)
         p.train.append(p.relative(train))
         if data.valid_files:
