@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast, final
+from typing import Any, Generic, TypeVar, final
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +20,6 @@ from typing_extensions import override
 
 from seqkit import _native
 from seqkit.data.batch_plan import BatchPlan
-from seqkit.data.pipeline import read_sequence
 from seqkit.data.token_dataset import TokenColumn, TokenDataset
 
 BatchT = TypeVar("BatchT")
@@ -108,18 +107,6 @@ class BatchGather(ABC, Generic[BatchT]):
     @abstractmethod
     def finish(self, arrays: dict[str, Any]) -> BatchT:
         """The batch made of the arrays :meth:`planned`'s step produced."""
-
-    def __call__(self, plan: BatchPlan, position: int) -> BatchT:
-        """The batch at ``position`` of ``plan``, gathered right away (tests, tools)."""
-        return self.finish(_native_call(self.planned(plan), position))
-
-
-def _native_call(step: _native.PlannedGather, position: int) -> dict[str, Any]:
-    pipeline = read_sequence([position]).map(step).and_return()
-    try:
-        return cast(dict[str, Any], next(iter(pipeline)))
-    finally:
-        pipeline.close()
 
 
 def _plan_args(plan: BatchPlan) -> dict[str, npt.NDArray[Any]]:
